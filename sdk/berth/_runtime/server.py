@@ -1,0 +1,291 @@
+"""Driving the ASGI app from frames: one task per request stream, HTTP and WebSocket.
+
+Response heads are held back briefly so that a simple response (start + final body) goes out
+as ONE `response` frame with `end=True`. A head is flushed when the body ends, when
+HEAD_WINDOW seconds pass with the body still open (so streams start promptly), or when the
+held body exceeds HOLD_LIMIT bytes. After the head, every body message is sent at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from berth.v1 import bus_pb2
+
+from .frames import FrameWriter
+from .scope import build_scope
+from .types import ASGIApp, Message
+
+HEAD_WINDOW = 0.005
+HOLD_LIMIT = 64 * 1024
+_DISCONNECT = {"type": "http.disconnect"}
+_END = bus_pb2.Frame()  # queued to wake a receive() when the stream is over
+# Before accept, closing answers the upgrade with HTTP 403 (ASGI spec); ws_close carries code 403.
+WS_DENIED = 403
+
+
+def _headers(raw: Any) -> list[bus_pb2.Header]:
+    return [bus_pb2.Header(name=bytes(name), value=bytes(value)) for name, value in raw]
+
+
+class _Stream:
+    def __init__(self, server: Server, stream_id: int, head: bus_pb2.RequestHead) -> None:
+        self.server = server
+        self.id = stream_id
+        self.head = head
+        self.queue: asyncio.Queue[bus_pb2.Frame] = asyncio.Queue()
+        self.cancelled = False
+
+    def feed(self, frame: bus_pb2.Frame) -> None:
+        if frame.WhichOneof("kind") == "cancel":
+            self.cancelled = True
+        self.queue.put_nowait(frame)
+
+    def send_frame(self, frame: bus_pb2.Frame) -> None:
+        frame.stream = self.id
+        self.server.writer.send(frame)
+
+
+class HttpStream(_Stream):
+    """One HTTP request: receive() yields its body, send() turns the response into frames."""
+
+    def __init__(self, server: Server, stream_id: int, head: bus_pb2.RequestHead) -> None:
+        super().__init__(server, stream_id, head)
+        self.first = True
+        self.body_done = head.end
+        self.status: int | None = None
+        self.response_headers: list[bus_pb2.Header] = []
+        self.held: list[bytes] = []
+        self.held_size = 0
+        self.head_sent = False
+        self.done = False
+        self.timer: asyncio.TimerHandle | None = None
+
+    async def receive(self) -> Message:
+        if self.first:
+            self.first = False
+            return {"type": "http.request", "body": self.head.body, "more_body": not self.head.end}
+        while not self.cancelled and not self.done:
+            frame = await self.queue.get()
+            if frame is _END:
+                break
+            kind = frame.WhichOneof("kind")
+            if kind == "body" and not self.body_done:
+                self.body_done = frame.body.end
+                return {"type": "http.request", "body": frame.body.data, "more_body": not frame.body.end}
+            if kind == "cancel":
+                break
+        return dict(_DISCONNECT)
+
+    def _flush_head(self) -> None:
+        self.timer = None
+        if self.head_sent or self.done or self.status is None:
+            return
+        self.head_sent = True
+        body = b"".join(self.held)
+        self.held.clear()
+        self.send_frame(bus_pb2.Frame(response=bus_pb2.ResponseHead(
+            status=self.status, headers=self.response_headers, body=body, end=False)))
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            if self.status is not None:
+                raise RuntimeError("ASGI app sent http.response.start twice")
+            self.status = int(message["status"])
+            self.response_headers = _headers(message.get("headers", ()))
+            self.timer = asyncio.get_running_loop().call_later(HEAD_WINDOW, self._flush_head)
+            return
+        if kind != "http.response.body":
+            return  # trailers and unknown extensions are ignored
+        if self.status is None:
+            raise RuntimeError("ASGI app sent http.response.body before http.response.start")
+        if self.done:
+            raise RuntimeError("ASGI app sent http.response.body after the response ended")
+        data = bytes(message.get("body", b""))
+        more = bool(message.get("more_body", False))
+        if self.cancelled:
+            self.done = not more
+            return
+        if not self.head_sent:
+            self.held.append(data)
+            self.held_size += len(data)
+            if not more:
+                self._finish_timer()
+                self.done = True
+                self.send_frame(bus_pb2.Frame(response=bus_pb2.ResponseHead(
+                    status=self.status, headers=self.response_headers, body=b"".join(self.held), end=True)))
+            elif self.held_size >= HOLD_LIMIT:
+                self._finish_timer()
+                self._flush_head()
+                await self.server.writer.drain()
+            return
+        self.done = not more
+        self.send_frame(bus_pb2.Frame(response_body=bus_pb2.Chunk(data=data, end=not more)))
+        await self.server.writer.drain()
+
+    def _finish_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def fail(self, exc: BaseException | None) -> None:
+        self._finish_timer()
+        if self.done or self.cancelled:
+            return
+        self.done = True
+        if not self.head_sent:
+            self.send_frame(bus_pb2.Frame(response=bus_pb2.ResponseHead(
+                status=500,
+                headers=[bus_pb2.Header(name=b"content-type", value=b"text/plain; charset=utf-8")],
+                body=b"Internal Server Error",
+                end=True,
+            )))
+        else:
+            message = f"{type(exc).__name__}: {exc}" if exc else "ASGI app returned without finishing the response"
+            self.send_frame(bus_pb2.Frame(error=bus_pb2.StreamError(status=500, message=message)))
+
+
+class WebSocketStream(_Stream):
+    """One WebSocket: frames in become websocket.* events, the app's events become frames."""
+
+    def __init__(self, server: Server, stream_id: int, head: bus_pb2.RequestHead) -> None:
+        super().__init__(server, stream_id, head)
+        self.connected = False
+        self.accepted = False
+        self.closed = False
+
+    async def receive(self) -> Message:
+        if not self.connected:
+            self.connected = True
+            return {"type": "websocket.connect"}
+        while not self.closed and not self.cancelled:
+            frame = await self.queue.get()
+            kind = frame.WhichOneof("kind")
+            if kind == "ws_message":
+                if frame.ws_message.WhichOneof("data") == "text":
+                    return {"type": "websocket.receive", "text": frame.ws_message.text}
+                return {"type": "websocket.receive", "bytes": frame.ws_message.bytes}
+            if kind == "ws_close":
+                self.closed = True
+                return {"type": "websocket.disconnect", "code": frame.ws_close.code or 1005,
+                        "reason": frame.ws_close.reason}
+            if kind == "cancel" or frame is _END:
+                break
+        self.closed = True
+        return {"type": "websocket.disconnect", "code": 1006, "reason": ""}
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if self.closed or self.cancelled:
+            return
+        if kind == "websocket.accept":
+            self.accepted = True
+            headers = _headers(message.get("headers", ()))
+            self.send_frame(bus_pb2.Frame(ws_accept=bus_pb2.WebSocketAccept(
+                subprotocol=message.get("subprotocol") or "", headers=headers)))
+        elif kind == "websocket.send":
+            if not self.accepted:
+                raise RuntimeError("ASGI app sent websocket.send before websocket.accept")
+            if message.get("text") is not None:
+                ws = bus_pb2.WebSocketMessage(text=message["text"])
+            else:
+                ws = bus_pb2.WebSocketMessage(bytes=message.get("bytes") or b"")
+            self.send_frame(bus_pb2.Frame(ws_message=ws))
+            await self.server.writer.drain()
+        elif kind == "websocket.close":
+            code = int(message.get("code") or 1000) if self.accepted else WS_DENIED
+            reason = message.get("reason") or ""
+            self.closed = True
+            self.send_frame(bus_pb2.Frame(ws_close=bus_pb2.WebSocketClose(
+                code=code, reason=reason if isinstance(reason, str) else str(reason))))
+
+    def fail(self, exc: BaseException | None) -> None:
+        if self.closed or self.cancelled:
+            return
+        self.closed = True
+        if exc is not None and not self.accepted:
+            self.send_frame(bus_pb2.Frame(error=bus_pb2.StreamError(
+                status=500, message=f"{type(exc).__name__}: {exc}")))
+            return
+        code = 1011 if exc is not None else (1000 if self.accepted else WS_DENIED)
+        self.send_frame(bus_pb2.Frame(ws_close=bus_pb2.WebSocketClose(code=code)))
+
+
+class Server:
+    """Routes frames from the agent to request streams and runs the app for each."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        writer: FrameWriter,
+        *,
+        state: dict[str, Any],
+        wrap: Callable[[bus_pb2.RequestHead, Any], Any] | None = None,
+    ) -> None:
+        self.app = app
+        self.writer = writer
+        self.state = state
+        self.wrap = wrap
+        self.streams: dict[int, HttpStream | WebSocketStream] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.accepting = True
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def dispatch(self, frame: bus_pb2.Frame) -> None:
+        """Handles one frame for a request stream (stream > 0)."""
+        if frame.WhichOneof("kind") == "request":
+            if not self.accepting:
+                self.writer.send(bus_pb2.Frame(stream=frame.stream, error=bus_pb2.StreamError(
+                    status=503, message="container is shutting down")))
+                return
+            cls = WebSocketStream if frame.request.websocket else HttpStream
+            stream = cls(self, frame.stream, frame.request)
+            self.streams[frame.stream] = stream
+            self.idle.clear()
+            task = asyncio.get_running_loop().create_task(self._run(stream))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+            return
+        existing = self.streams.get(frame.stream)
+        if existing is not None:
+            existing.feed(frame)
+
+    async def _run(self, stream: HttpStream | WebSocketStream) -> None:
+        scope = build_scope(stream.head, self.state)
+        try:
+            if self.wrap is not None:
+                with self.wrap(stream.head, scope):
+                    await self.app(scope, stream.receive, stream.send)
+            else:
+                await self.app(scope, stream.receive, stream.send)
+        except BaseException as exc:
+            print(f"berth: exception in ASGI app on {scope.get('method', 'WS')} {scope['path']}:", file=sys.stderr)
+            traceback.print_exception(exc, file=sys.stderr)
+            stream.fail(exc)
+            if not isinstance(exc, Exception | asyncio.CancelledError):
+                raise
+        else:
+            stream.fail(None)
+        finally:
+            stream.queue.put_nowait(_END)
+            self.streams.pop(stream.id, None)
+            if not self.streams:
+                self.idle.set()
+
+    async def drain(self, grace: float) -> None:
+        """Stops taking requests and waits up to `grace` seconds for the ones in flight."""
+        self.accepting = False
+        try:
+            await asyncio.wait_for(self.idle.wait(), grace)
+        except TimeoutError:
+            print(f"berth: {len(self.streams)} request(s) still running after {grace:g} s; cancelling",
+                  file=sys.stderr)
+            for task in list(self.tasks):
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)

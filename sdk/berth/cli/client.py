@@ -1,0 +1,63 @@
+"""The gRPC client for the deploy API; every failure becomes one `berth.Error` subclass."""
+
+from __future__ import annotations
+
+import grpc
+
+from berth._errors import AuthError, Error, InvalidError, NotFoundError
+from berth.cli.config import ClientConfig, load
+from berth.v1 import control_pb2_grpc
+
+
+class UnavailableError(Error):
+    """The platform could not be reached."""
+
+
+_BY_STATUS: dict[grpc.StatusCode, type[Error]] = {
+    grpc.StatusCode.UNAUTHENTICATED: AuthError,
+    grpc.StatusCode.PERMISSION_DENIED: AuthError,
+    grpc.StatusCode.NOT_FOUND: NotFoundError,
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidError,
+    grpc.StatusCode.FAILED_PRECONDITION: InvalidError,
+    grpc.StatusCode.ALREADY_EXISTS: InvalidError,
+    grpc.StatusCode.UNAVAILABLE: UnavailableError,
+}
+
+
+def translate(exc: grpc.RpcError) -> Error:
+    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+    details = exc.details() if hasattr(exc, "details") else str(exc)
+    error_type = _BY_STATUS.get(code, Error)
+    if error_type is AuthError:
+        details = (
+            f"{details}. The API token is missing or wrong: run `berth up` on this machine, or set "
+            "BERTH_TOKEN to a token of this platform."
+        )
+    elif error_type is UnavailableError:
+        details = f"the Berth API is not reachable ({details}); is `berth up` running?"
+    return error_type(details)
+
+
+class Api:
+    """A connection to the deploy API with the caller's token attached to every call."""
+
+    def __init__(self, config: ClientConfig | None = None) -> None:
+        self.config = config or load()
+        if not self.config.server:
+            raise UnavailableError(
+                "no Berth API configured: start the platform with `berth up`, "
+                "or set BERTH_SERVER and BERTH_TOKEN"
+            )
+        self._channel = grpc.insecure_channel(self.config.server)
+        self.control = control_pb2_grpc.ControlStub(self._channel)
+
+    @property
+    def metadata(self) -> list[tuple[str, str]]:
+        from berth import _tracing
+
+        metadata = [("authorization", f"Bearer {self.config.token}")] if self.config.token else []
+        metadata.extend(_tracing.inject({}).items())
+        return metadata
+
+    def close(self) -> None:
+        self._channel.close()

@@ -1,0 +1,54 @@
+"""Client configuration: where the deploy API is and the token to use.
+
+`berth up` writes `$BERTH_HOME/config.toml`; `BERTH_SERVER` and `BERTH_TOKEN` override it, so a
+client on another machine needs no file at all.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def home() -> Path:
+    return Path(os.environ.get("BERTH_HOME") or Path.home() / ".berth").expanduser()
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    server: str
+    token: str
+    edge_url: str = ""
+
+
+def config_path(base: Path | None = None) -> Path:
+    return (base or home()) / "config.toml"
+
+
+def load(base: Path | None = None) -> ClientConfig:
+    path = config_path(base)
+    data: dict[str, object] = {}
+    if path.exists():
+        data = tomllib.loads(path.read_text())
+    return ClientConfig(
+        server=os.environ.get("BERTH_SERVER") or str(data.get("server", "")),
+        token=os.environ.get("BERTH_TOKEN") or str(data.get("token", "")),
+        edge_url=str(data.get("edge_url", "")),
+    )
+
+
+def save(config: ClientConfig, base: Path | None = None) -> Path:
+    path = config_path(base)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_suffix(".tmp")
+    staging.write_text(
+        "# Written by `berth up`. BERTH_SERVER and BERTH_TOKEN override these.\n"
+        f'server = "{config.server}"\n'
+        f'token = "{config.token}"\n'
+        f'edge_url = "{config.edge_url}"\n'
+    )
+    staging.chmod(0o600)
+    os.replace(staging, path)
+    return path

@@ -1,0 +1,90 @@
+"""Importing a user's app file locally and bundling its sources."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import sys
+import traceback
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from berth._app import App
+from berth._errors import InvalidError
+from berth._spec import find_app
+
+# Fixed timestamps make the bundle's bytes, and so its id, depend on the sources alone.
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class LoadedApp:
+    app: App
+    module: ModuleType
+    path: Path
+    sources: dict[str, bytes]  # bundle path -> content
+
+
+def load_app_file(path: Path) -> LoadedApp:
+    """Imports `path` the way a container will, and finds its App. Errors say where and why."""
+    path = path.resolve()
+    if not path.is_file():
+        raise InvalidError(f"{path}: no such file")
+    if path.suffix != ".py":
+        raise InvalidError(f"{path}: an app file must be a .py file")
+    directory = str(path.parent)
+    before = set(sys.modules)
+    sys.path.insert(0, directory)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        where = f"{exc.filename}:{exc.lineno}" if exc.lineno else str(exc.filename)
+        text = (exc.text or "").rstrip("\n")
+        caret = " " * max(0, (exc.offset or 1) - 1 - (len(text) - len(text.lstrip()))) + "^"
+        raise InvalidError(f"syntax error in {where}: {exc.msg}\n    {text.strip()}\n    {caret}") from None
+    except Exception as exc:  # noqa: BLE001 - any import failure is the user's to see, with its trace
+        frames = traceback.extract_tb(exc.__traceback__)
+        user = [f for f in frames if not f.filename.startswith(str(Path(__file__).parent.parent))]
+        trace = "".join(traceback.format_list(user[-5:]))
+        raise InvalidError(
+            f"importing {path.name} failed: {type(exc).__name__}: {exc}\n{trace}".rstrip()
+        ) from None
+    finally:
+        sys.path.remove(directory)
+    app = find_app(module)
+    sources = {path.name: path.read_bytes()}
+    for name in sorted(set(sys.modules) - before):
+        local = _local_source(sys.modules.get(name), path.parent)
+        if local is not None and local != path:
+            sources[str(local.relative_to(path.parent))] = local.read_bytes()
+    return LoadedApp(app=app, module=module, path=path, sources=sources)
+
+
+def _local_source(module: ModuleType | None, root: Path) -> Path | None:
+    """Modules imported from beside the app file travel with it, as the hosted service does."""
+    file = getattr(module, "__file__", None)
+    if not file:
+        return None
+    source = Path(file).resolve()
+    if source.suffix != ".py" or root not in source.parents:
+        return None
+    if any(part in (".venv", "venv", "site-packages") for part in source.relative_to(root).parts):
+        return None
+    return source
+
+
+def bundle(sources: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(sources):
+            info = zipfile.ZipInfo(name, date_time=_EPOCH)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, sources[name])
+    return buffer.getvalue()

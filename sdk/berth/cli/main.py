@@ -1,0 +1,80 @@
+"""`berth`: deploy and run web endpoints on your own machines."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from berth._errors import Error
+from berth.cli.config import home
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="berth", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser("up", help="start the whole platform on this machine")
+    up.add_argument(
+        "--port", type=int, default=8000, help="edge HTTP port (default 8000; 0 picks a free one)"
+    )
+    up.add_argument(
+        "--home", type=Path, default=None, help="state directory (env BERTH_HOME, default ~/.berth)"
+    )
+
+    deploy = commands.add_parser("deploy", help="deploy an app file and print its URLs")
+    deploy.add_argument("file", type=Path)
+    deploy.add_argument("--name", default=None, help="app name when the file's App() has none")
+
+    app = commands.add_parser("app", help="manage deployed apps")
+    app_commands = app.add_subparsers(dest="app_command", required=True, metavar="SUBCOMMAND")
+    app_commands.add_parser("list", help="list apps")
+    stop = app_commands.add_parser("stop", help="stop an app: its URLs answer 404, its containers end")
+    stop.add_argument("name")
+    logs = app_commands.add_parser("logs", help="show the output of an app's containers")
+    logs.add_argument("name")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        sys.exit(_run(args))
+    except Error as exc:
+        print(f"berth: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "up":
+        from berth.cli.up import run_up
+
+        return run_up((args.home or home()).expanduser().resolve(), args.port)
+    from berth.cli.client import Api
+
+    if args.command == "deploy":
+        from berth.cli.deploy import deploy_file
+
+        result = deploy_file(args.file, name=args.name)
+        print(f"deployed {result.app} (version {result.version})", file=sys.stderr)
+        for url in result.urls:
+            print(f"{url.function}: {url.url}")
+        return 0
+    from berth.cli import apps
+
+    api = Api()
+    if args.app_command == "list":
+        apps.print_apps(apps.list_apps(api))
+    elif args.app_command == "stop":
+        apps.stop_app(api, args.name)
+        print(f"stopped {args.name}")
+    elif args.app_command == "logs":
+        apps.print_logs(api, args.name, follow=args.follow)
+    return 0
+
+
+if __name__ == "__main__":
+    main()

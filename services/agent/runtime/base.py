@@ -1,0 +1,41 @@
+"""The contract between the agent and a container runtime."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    container_id: str
+    python: str
+    env: dict[str, str]
+    cwd: Path
+    # Directories the container sees: the code bundle and the runner's socket live here.
+    state_dir: Path
+    code_dir: Path
+    image_root: Path
+    extra_paths: list[str] = field(default_factory=list)
+
+
+class Container(Protocol):
+    """A started container. stdout/stderr are line streams the agent forwards to the logs."""
+
+    container_id: str
+    stdout: asyncio.StreamReader
+    stderr: asyncio.StreamReader
+
+    async def wait(self) -> int: ...
+
+    async def terminate(self, grace: float) -> int:
+        """Asks the container to end, kills it after `grace` seconds; returns its exit code."""
+        ...
+
+
+class Runtime(Protocol):
+    name: str
+
+    async def launch(self, spec: LaunchSpec) -> Container: ...

@@ -1,0 +1,251 @@
+"""Boots, watches and stops the containers of this host."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nats.aio.client import Client
+
+from berth.v1 import bus_pb2
+from services.agent.bridge import Bridge
+from services.agent.bundles import BundleCache
+from services.agent.logs import LogSink
+from services.agent.runtime import Container, LaunchSpec, Runtime
+from services.common import bus, logs, subjects, tracing
+
+log = logging.getLogger("berth.agent")
+
+# Environment a container inherits from the agent; everything else is set explicitly, so user code
+# never sees the platform's own settings (bus address, tokens).
+_INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
+_STOP_GRACE = 10.0
+
+
+@dataclass
+class Running:
+    order: bus_pb2.BootOrder
+    bridge: Bridge
+    container: Container | None = None
+    stopping: bool = False
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    sink: LogSink | None = None
+
+
+class Supervisor:
+    def __init__(self, nc: Client, agent_id: str, runtime: Runtime, bundles: BundleCache, home: Path) -> None:
+        self._nc = nc
+        self.agent_id = agent_id
+        self._runtime = runtime
+        self._bundles = bundles
+        self._home = home
+        # Unix socket paths are limited to 108 bytes, so sockets live in a short temporary dir.
+        self._sockets = Path(_short_tmp()) / f"berth-{agent_id}"
+        self._sockets.mkdir(parents=True, exist_ok=True)
+        self.running: dict[str, Running] = {}
+        self._tracer = tracing.setup("agent")
+
+    async def boot(self, order: bus_pb2.BootOrder) -> bus_pb2.BootResult:
+        started = time.monotonic()
+        cid = order.container_id
+        data_subject = subjects.container_data(self.agent_id, cid)
+        with self._tracer.start_as_current_span("agent.boot", attributes={"container": cid}):
+            entry = Running(order=order, bridge=Bridge(self._nc, cid, data_subject))
+            self.running[cid] = entry
+            try:
+                error = await self._start(entry)
+            except Exception as exc:  # noqa: BLE001 - any failure becomes the boot's answer
+                log.exception("boot failed")
+                error = f"the agent could not start the container: {exc}"
+            if error:
+                await self._discard(cid, error)
+                return bus_pb2.BootResult(container_id=cid, error=error)
+        seconds = time.monotonic() - started
+        logs.event(log, "container ready", container=cid, seconds=f"{seconds:.3f}")
+        return bus_pb2.BootResult(container_id=cid, data_subject=data_subject, boot_seconds=seconds)
+
+    async def _start(self, entry: Running) -> str:
+        order = entry.order
+        cid = order.container_id
+        code_dir = await self._bundles.extracted(order.bundle_id)
+        state_dir = self._home / "containers" / cid
+        state_dir.mkdir(parents=True, exist_ok=True)
+        boot_file = state_dir / "boot.pb"
+        boot_file.write_bytes(order.SerializeToString())
+        socket_path = self._sockets / f"{cid}.sock"
+        connected: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
+            asyncio.get_running_loop().create_future()
+        )
+
+        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if connected.done():
+                writer.close()  # only the container's own runner may talk on its socket
+                return
+            connected.set_result((reader, writer))
+
+        server = await asyncio.start_unix_server(on_connect, path=str(socket_path))
+        image = order.image
+        workdir = Path(image.workdir) if image.workdir else code_dir
+        env = {k: os.environ[k] for k in _INHERITED if k in os.environ}
+        env.update(image.env)
+        env.update(order.env)
+        env.update(
+            {
+                "HOME": str(state_dir),
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "BERTH_BOOT": str(boot_file),
+                "BERTH_SOCKET": str(socket_path),
+                "BERTH_CODE_DIR": str(code_dir),
+                "BERTH_CONTAINER_ID": cid,
+                "PATH": f"{Path(image.python).parent}:{env.get('PATH', '/usr/bin:/bin')}",
+            }
+        )
+        if image.python_path:
+            env["PYTHONPATH"] = ":".join(image.python_path)
+        for key, value in os.environ.items():
+            if key.startswith("OTEL_"):
+                env.setdefault(key, value)
+        spec = LaunchSpec(
+            container_id=cid,
+            python=image.python,
+            env=env,
+            cwd=workdir if workdir.is_dir() else code_dir,
+            state_dir=state_dir,
+            code_dir=code_dir,
+            image_root=Path(image.root),
+        )
+        entry.sink = LogSink(self._nc, app_key=order.pool.app, function=order.function.name, container_id=cid)
+        container = await self._runtime.launch(spec)
+        entry.container = container
+        entry.tasks.append(asyncio.create_task(entry.sink.pump(container.stdout, "stdout")))
+        entry.tasks.append(asyncio.create_task(entry.sink.pump(container.stderr, "stderr")))
+        exited = asyncio.create_task(container.wait())
+        timeout = order.function.scaling.startup_timeout or order.function.scaling.timeout or 300.0
+        if order.function.web.kind == 4:  # web_server: its own startup_timeout comes on top
+            timeout += order.function.web.startup_timeout
+        try:
+            done, _ = await asyncio.wait({exited, connected}, timeout=timeout, return_when="FIRST_COMPLETED")
+            if exited in done:
+                return await self._exit_message(entry, exited.result(), "before it was ready")
+            if not done:
+                return f"the container did not start within {timeout:.0f}s (startup_timeout)"
+            reader, writer = connected.result()
+            pump = entry.bridge.attach(reader, writer)
+            remaining = max(0.1, timeout - 0.0)
+            done, _ = await asyncio.wait(
+                {exited, entry.bridge.started}, timeout=remaining, return_when="FIRST_COMPLETED"
+            )
+            if entry.bridge.started in done:
+                first = entry.bridge.started.result()
+                if first.WhichOneof("kind") == "failed":
+                    await entry.sink.line("system", first.failed.message)
+                    return first.failed.message
+                entry.tasks.append(pump)
+                entry.tasks.append(asyncio.create_task(self._watch(entry, exited)))
+                await entry.sink.line("system", f"container {cid} started")
+                return ""
+            if exited in done:
+                return await self._exit_message(entry, exited.result(), "before it was ready")
+            return f"the container did not become ready within {timeout:.0f}s (startup_timeout)"
+        finally:
+            server.close()
+            with contextlib.suppress(FileNotFoundError):
+                socket_path.unlink()
+
+    async def _exit_message(self, entry: Running, code: int, when: str) -> str:
+        # Give the log pumps the container's last words before describing the failure.
+        await asyncio.wait(entry.tasks, timeout=1.0)
+        return f"the container exited with code {code} {when}; see `berth app logs`"
+
+    async def _watch(self, entry: Running, exited: asyncio.Task[int]) -> None:
+        code = await exited
+        cid = entry.order.container_id
+        if entry.stopping:
+            return
+        message = f"the container exited with code {code} while handling requests"
+        logs.event(log, "container exited", logging.WARNING, container=cid, code=code)
+        await entry.bridge.fail_all(502, message)
+        if entry.sink is not None:
+            await entry.sink.line("system", message)
+        await self._discard(cid, message)
+        await bus.publish(
+            self._nc,
+            subjects.CONTAINER_EXITED,
+            bus_pb2.ContainerExited(
+                agent_id=self.agent_id, container_id=cid, exit_code=code, message=message
+            ),
+        )
+
+    async def stop(self, container_id: str, reason: str) -> int:
+        entry = self.running.get(container_id)
+        if entry is None:
+            return 0
+        entry.stopping = True
+        code = 0
+        if entry.container is not None:
+            entry.bridge.send_control(
+                bus_pb2.Frame(shutdown=bus_pb2.RunnerShutdown(grace_seconds=_STOP_GRACE))
+            )
+            try:
+                code = await asyncio.wait_for(entry.container.wait(), _STOP_GRACE)
+            except TimeoutError:
+                code = await entry.container.terminate(grace=2.0)
+            kill = getattr(entry.container, "kill_group", None)
+            if kill is not None:
+                kill()
+            if entry.sink is not None:
+                await asyncio.wait(entry.tasks, timeout=1.0)
+                await entry.sink.line(
+                    "system", f"container {container_id} stopped ({reason}), exit code {code}"
+                )
+        await entry.bridge.fail_all(503, f"the container was stopped ({reason})")
+        await self._discard(container_id, "")
+        return code
+
+    async def _discard(self, container_id: str, error: str) -> None:
+        entry = self.running.pop(container_id, None)
+        if entry is None:
+            return
+        if entry.container is not None and not entry.stopping:
+            entry.stopping = True
+            await entry.container.terminate(grace=2.0)
+            kill = getattr(entry.container, "kill_group", None)
+            if kill is not None:
+                kill()
+        for task in entry.tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        shutil.rmtree(self._home / "containers" / container_id, ignore_errors=True)
+
+    async def stop_all(self) -> None:
+        await asyncio.gather(*(self.stop(cid, "agent shutting down") for cid in list(self.running)))
+
+    def statuses(self) -> list[bus_pb2.ContainerStatus]:
+        now = time.monotonic()
+        out = []
+        for cid, entry in self.running.items():
+            if entry.container is None or entry.stopping or not entry.bridge.started.done():
+                continue
+            inflight = entry.bridge.inflight
+            idle_ms = 0 if inflight else int((now - entry.bridge.idle_since) * 1000)
+            out.append(
+                bus_pb2.ContainerStatus(
+                    container_id=cid, pool=entry.order.pool, inflight=inflight, idle_ms=idle_ms
+                )
+            )
+        return out
+
+    def bridge_for(self, container_id: str) -> Bridge | None:
+        entry = self.running.get(container_id)
+        return entry.bridge if entry is not None else None
+
+
+def _short_tmp() -> str:
+    return "/tmp" if os.path.isdir("/tmp") else os.environ.get("TMPDIR", ".")

@@ -1,0 +1,1 @@
+"""The builder: turns an ImageSpec into a runnable image, content-addressed and cached."""

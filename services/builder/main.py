@@ -1,0 +1,118 @@
+"""Entry point of the builder: reads config, wires dependencies, serves gRPC until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from berth.v1 import build_pb2_grpc
+from services.builder.api import BuilderServicer, BuildParams
+from services.builder.runtime_layer import RuntimeLayers
+from services.builder.venv import ProcessBuilder
+from services.common import auth, bus, config, logs, subjects, tracing
+
+GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class BuilderConfig:
+    nats_url: str
+    home: Path
+    listen: str
+    ready_file: str
+    build_timeout: int
+
+
+def parse(argv: list[str] | None = None) -> BuilderConfig:
+    parser = argparse.ArgumentParser(prog="berth-builder", description="Berth image builder (gRPC)")
+    config.common_flags(parser)
+    parser.add_argument(
+        "--listen",
+        default=config.env_str("BERTH_BUILDER_LISTEN", "127.0.0.1:0"),
+        help="gRPC address; port 0 lets the OS pick (env BERTH_BUILDER_LISTEN)",
+    )
+    parser.add_argument(
+        "--ready-file",
+        default=config.env_str("BERTH_BUILDER_READY_FILE", ""),
+        help="once listening, write the actual host:port here (env BERTH_BUILDER_READY_FILE)",
+    )
+    args = parser.parse_args(argv)
+    timeout = config.env_int("BERTH_BUILD_TIMEOUT", 900)
+    if timeout <= 0:
+        raise SystemExit(f"BERTH_BUILD_TIMEOUT={timeout} must be positive")
+    return BuilderConfig(
+        nats_url=args.nats_url,
+        home=Path(args.home).expanduser().resolve(),
+        listen=args.listen,
+        ready_file=args.ready_file,
+        build_timeout=timeout,
+    )
+
+
+def write_ready_file(path: str, address: str) -> None:
+    """Atomically (temp file + rename), so a reader never sees a partial address."""
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(address + "\n")
+    os.replace(tmp, path)
+
+
+def bound_address(listen: str, port: int) -> str:
+    host = listen.rsplit(":", 1)[0] if ":" in listen else listen
+    return f"{host}:{port}"
+
+
+async def serve(cfg: BuilderConfig) -> None:
+    tracer = tracing.setup("builder")
+    nc = await bus.connect(cfg.nats_url, "berth-builder")
+    try:
+        tokens = await bus.key_value(nc.jetstream(), subjects.KV_TOKENS)
+        layers = RuntimeLayers(cfg.home)
+        servicer = BuilderServicer(
+            process=ProcessBuilder(cfg.home, layers),
+            layers=layers,
+            params=BuildParams(timeout=float(cfg.build_timeout)),
+            tracer=tracer,
+        )
+        server = grpc.aio.server(interceptors=[auth.AuthInterceptor(auth.TokenVerifier(tokens))])
+        build_pb2_grpc.add_BuilderServicer_to_server(servicer, server)
+        port = server.add_insecure_port(cfg.listen)
+        if port == 0:
+            raise SystemExit(f"builder cannot listen on {cfg.listen}")
+        await server.start()
+        address = bound_address(cfg.listen, port)
+        if cfg.ready_file:
+            write_ready_file(cfg.ready_file, address)
+        print(f"builder listening on {address}", flush=True)
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await server.stop(GRACE_SECONDS)  # in-flight builds are cancelled; their uv processes killed
+        if cfg.ready_file:
+            _remove_quietly(cfg.ready_file)
+    finally:
+        await nc.close()
+        tracing.shutdown()
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    logs.setup("builder")
+    cfg = parse(argv)
+    print(f"builder config: {config.describe(cfg)}", flush=True)
+    asyncio.run(serve(cfg))

@@ -1,0 +1,64 @@
+"""Running uv as an asyncio subprocess, streaming its output line by line."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from uv import find_uv_bin
+
+LineSink = Callable[[str], None]
+
+_INSTALLED = re.compile(r"^\s*Installed (\d+) packages?\b")
+_TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class UvResult:
+    returncode: int
+    tail: list[str]  # the last lines of output, for error messages
+
+
+def uv_bin() -> str:
+    return find_uv_bin()
+
+
+def installed_count(line: str) -> int | None:
+    """N from uv's "Installed N packages in 12ms" summary line, else None."""
+    match = _INSTALLED.match(line)
+    return int(match.group(1)) if match else None
+
+
+async def run(args: Sequence[str], *, on_line: LineSink, env: Mapping[str, str] | None = None) -> UvResult:
+    """Runs `uv <args>`, handing each output line (stdout and stderr merged) to `on_line` as it comes.
+
+    Cancelling the caller kills uv, so a timed-out or abandoned build leaves no process behind.
+    """
+    full_env = {**os.environ, **(env or {}), "NO_COLOR": "1", "UV_NO_PROGRESS": "1"}
+    proc = await asyncio.create_subprocess_exec(
+        uv_bin(),
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=full_env,
+    )
+    tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
+    try:
+        stdout = proc.stdout
+        if stdout is None:  # cannot happen with stdout=PIPE; keeps the type checker honest
+            raise RuntimeError("uv started without an output pipe")
+        while raw := await stdout.readline():
+            line = raw.decode(errors="replace").rstrip("\r\n")
+            tail.append(line)
+            on_line(line)
+        returncode = await proc.wait()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await asyncio.shield(proc.wait())
+    return UvResult(returncode, list(tail))

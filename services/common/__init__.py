@@ -1,0 +1,1 @@
+"""Plumbing every service shares: configuration, the bus, subjects, tracing, auth, logging."""

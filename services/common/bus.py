@@ -1,0 +1,74 @@
+"""The NATS connection and the few typed helpers every service uses on it.
+
+All payloads are protobuf messages; trace context travels in NATS headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TypeVar
+
+import nats
+from google.protobuf.message import Message
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
+
+from services.common import tracing
+
+M = TypeVar("M", bound=Message)
+
+
+async def connect(url: str, name: str, *, connect_timeout: float = 10.0) -> Client:
+    """Connects with retries until `connect_timeout`, then reconnects forever on loss."""
+    deadline = asyncio.get_running_loop().time() + connect_timeout
+    last: Exception | None = None
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            return await nats.connect(
+                url,
+                name=name,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                connect_timeout=2,
+                allow_reconnect=True,
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure to reach the server is retried
+            last = exc
+            await asyncio.sleep(0.1)
+    raise ConnectionError(f"cannot reach NATS at {url} within {connect_timeout:.0f}s: {last}")
+
+
+def headers() -> dict[str, str]:
+    """NATS headers carrying the current trace context."""
+    return dict(tracing.inject({}))
+
+
+async def publish(nc: Client, subject: str, message: Message, *, reply: str = "") -> None:
+    await nc.publish(subject, message.SerializeToString(), reply=reply, headers=headers() or None)
+
+
+async def request(nc: Client, subject: str, message: Message, reply_type: type[M], *, timeout: float) -> M:
+    msg = await nc.request(subject, message.SerializeToString(), timeout=timeout, headers=headers() or None)
+    return reply_type.FromString(msg.data)
+
+
+def parse(message_type: type[M], data: bytes) -> M:
+    return message_type.FromString(data)
+
+
+async def key_value(js: JetStreamContext, bucket: str, *, history: int = 1) -> KeyValue:
+    """The KV bucket, created on first use (every service may be the first)."""
+    try:
+        return await js.key_value(bucket)
+    except (BucketNotFoundError, NotFoundError):
+        return await js.create_key_value(bucket=bucket, history=history)
+
+
+async def object_store(js: JetStreamContext, bucket: str) -> ObjectStore:
+    try:
+        return await js.object_store(bucket)
+    except (BucketNotFoundError, NotFoundError):
+        return await js.create_object_store(bucket=bucket)

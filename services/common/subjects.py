@@ -1,0 +1,68 @@
+"""Every NATS subject Berth uses, in one place. Payloads are messages from protos/berth/v1/bus.proto."""
+
+from __future__ import annotations
+
+# Agents.
+AGENT_HEARTBEAT = "berth.agent.heartbeat"  # AgentHeartbeat, every second
+CONTAINER_EXITED = "berth.agent.exited"  # ContainerExited
+
+
+def agent_boot(agent_id: str) -> str:
+    """BootOrder -> BootResult (request/reply)."""
+    return f"berth.agent.{agent_id}.boot"
+
+
+def agent_stop(agent_id: str) -> str:
+    """StopOrder -> StopResult (request/reply)."""
+    return f"berth.agent.{agent_id}.stop"
+
+
+def container_data(agent_id: str, container_id: str) -> str:
+    """Request frames for one container; the agent subscribes to all of its own with a wildcard."""
+    return f"berth.ctr.{agent_id}.{container_id}"
+
+
+def agent_data_wildcard(agent_id: str) -> str:
+    return f"berth.ctr.{agent_id}.*"
+
+
+# Edges <-> scheduler.
+SCHED_DEMAND = "berth.sched.demand"  # Demand -> Empty (request/reply)
+SCHED_RELEASED = "berth.sched.released"  # LeaseReleased
+SCHED_EDGE_HELLO = "berth.sched.edge-hello"  # EdgeHello
+
+
+def edge_control(edge_id: str) -> str:
+    """EdgeControl messages from the scheduler to one edge."""
+    return f"berth.edge.{edge_id}.ctl"
+
+
+def edge_response(edge_id: str, stream_id: int) -> str:
+    """Reply subject of one request stream: response frames for it come back here."""
+    return f"berth.resp.{edge_id}.{stream_id}"
+
+
+def edge_response_wildcard(edge_id: str) -> str:
+    return f"berth.resp.{edge_id}.*"
+
+
+# Container output, kept in a JetStream stream so `berth app logs` can read history.
+LOG_STREAM = "BERTH_LOGS"
+
+
+def app_key(name: str, ephemeral: bool) -> str:
+    """How the platform names an app: deployed and served (`berth serve`) apps of one name coexist."""
+    return f"{'dev' if ephemeral else 'live'}.{name}"
+
+
+def app_logs(app_key: str) -> str:
+    return f"berth.logs.{app_key}"
+
+
+LOG_SUBJECTS = "berth.logs.>"
+
+# JetStream key-value buckets and object stores.
+KV_APPS = "berth-apps"  # app key ("live.<name>" or "dev.<name>") -> AppRecord
+KV_ROUTES = "berth-routes"  # host label -> Route
+KV_TOKENS = "berth-tokens"  # sha256(token) -> TokenRecord
+OBJ_BUNDLES = "berth-bundles"  # bundle id -> zip of the app's sources

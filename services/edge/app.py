@@ -1,0 +1,130 @@
+"""The edge's ASGI application: a chain of small steps from a Host header to a container slot."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from nats.aio.client import Client
+
+from berth.v1 import bus_pb2
+from services.common import bus, logs, subjects, tracing
+from services.common.pools import ParameterError, canonical_params, pool_id
+from services.edge.leases import PoolFailed, PoolSlots
+from services.edge.proxy import plain, relay_http
+from services.edge.relay import Relay
+from services.edge.routing import RouteTable, host_label
+
+log = logging.getLogger("berth.edge")
+
+DEMAND_TIMEOUT = 5.0
+# How long a request may wait for a container slot (cold starts and queueing at max_containers),
+# on top of nothing else: the function's own timeout starts once it runs.
+QUEUE_TIMEOUT = 300.0
+
+
+class Edge:
+    def __init__(self, nc: Client, edge_id: str, routes: RouteTable, relay: Relay) -> None:
+        self._nc = nc
+        self.edge_id = edge_id
+        self._routes = routes
+        self._relay = relay
+        self._pools: dict[str, PoolSlots] = {}
+        self._tracer = tracing.setup("edge")
+        self.ready = False
+
+    # -- control messages from the scheduler ---------------------------------------------------
+
+    async def on_control(self, data: bytes) -> None:
+        message = bus_pb2.EdgeControl.FromString(data)
+        kind = message.WhichOneof("kind")
+        if kind == "grant":
+            self._slots(message.grant.pool).grant(message.grant)
+        elif kind == "revoke":
+            cid = message.revoke.container_id
+            holders = [p for p in self._pools.values() if cid in p.leases]
+            if holders:
+                for pool in holders:
+                    pool.revoke(cid)
+            else:
+                await self._released(cid)
+        elif kind == "failure":
+            failure = message.failure
+            self._slots(failure.pool).fail(failure.status, failure.message)
+
+    def _slots(self, key: bus_pb2.PoolKey) -> PoolSlots:
+        pid = pool_id(key)
+        slots = self._pools.get(pid)
+        if slots is None:
+            slots = self._pools[pid] = PoolSlots(key, self._demand, self._released)
+        return slots
+
+    async def _demand(self, key: bus_pb2.PoolKey, waiting: int) -> None:
+        demand = bus_pb2.Demand(edge_id=self.edge_id, pool=key, waiting=waiting)
+        await bus.request(self._nc, subjects.SCHED_DEMAND, demand, bus_pb2.Empty, timeout=DEMAND_TIMEOUT)
+
+    async def _released(self, container_id: str) -> None:
+        released = bus_pb2.LeaseReleased(edge_id=self.edge_id, container_id=container_id)
+        await bus.publish(self._nc, subjects.SCHED_RELEASED, released)
+
+    # -- requests ------------------------------------------------------------------------------
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            return
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1011})
+            return
+        host = _header(scope, b"host")
+        label = host_label(host)
+        if "--" not in label:
+            await self._platform(scope, send)
+            return
+        route = self._routes.resolve(host)
+        if route is None:
+            await plain(send, 404, f"no app is deployed at {host or 'this host'}")
+            return
+        with self._tracer.start_as_current_span(
+            "edge.request",
+            attributes={"http.method": scope.get("method", ""), "berth.function": route.function},
+        ):
+            try:
+                params = canonical_params(route.parameters, scope.get("query_string", b""))
+            except ParameterError as exc:
+                await plain(send, 400, str(exc))
+                return
+            key = bus_pb2.PoolKey(
+                app=route.app, function=route.function, version=route.version, params=params
+            )
+            slots = self._slots(key)
+            try:
+                lease = await slots.acquire(QUEUE_TIMEOUT)
+            except PoolFailed as exc:
+                await plain(send, exc.status, exc.message)
+                return
+            except TimeoutError:
+                await plain(send, 503, f"no container became free within {QUEUE_TIMEOUT:.0f}s")
+                return
+            try:
+                await relay_http(scope, receive, send, self._relay, lease, route.timeout or 300.0)
+            finally:
+                slots.release(lease)
+
+    async def _platform(self, scope: dict[str, Any], send: Any) -> None:
+        if scope.get("path") == "/healthz":
+            if self.ready:
+                await plain(send, 200, "ok")
+            else:
+                await plain(send, 503, "starting")
+            return
+        await plain(send, 404, "this is the Berth edge; apps live at {workspace}--{app}-{function}.{domain}")
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+__all__ = ["Edge", "logs"]

@@ -1,0 +1,148 @@
+"""Container slots the scheduler leased to this edge, and the requests waiting for one.
+
+A warm request takes a free slot here without any bus round trip to the scheduler. Requests that
+find no free slot queue in arrival order; the edge then tells the scheduler how many wait (Demand),
+and the scheduler answers by leasing more (booting containers if needed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from berth.v1 import bus_pb2
+
+
+class PoolFailed(Exception):
+    """The scheduler could not serve the pool; `status` and the message go to the client."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Lease:
+    container_id: str
+    data_subject: str
+    slots: int
+    inflight: int = 0
+    revoked: bool = False
+
+
+class PoolSlots:
+    def __init__(
+        self,
+        key: bus_pb2.PoolKey,
+        ask: Callable[[bus_pb2.PoolKey, int], Awaitable[None]],
+        released: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self.key = key
+        self._ask = ask
+        self._released = released
+        self.leases: dict[str, Lease] = {}
+        self._waiters: collections.deque[asyncio.Future[Lease]] = collections.deque()
+        self._asking = False
+        self._asked_for = 0
+
+    def _free(self) -> Lease | None:
+        for lease in self.leases.values():
+            if not lease.revoked and lease.inflight < lease.slots:
+                return lease
+        return None
+
+    async def acquire(self, timeout: float) -> Lease:
+        lease = self._free()
+        if lease is not None and not self._waiters:
+            lease.inflight += 1
+            return lease
+        waiter: asyncio.Future[Lease] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._ask_soon()
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except TimeoutError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self.release(waiter.result())  # granted at the last moment: give it back
+            else:
+                waiter.cancel()
+            raise
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def _waiting(self) -> int:
+        return sum(1 for w in self._waiters if not w.done())
+
+    def _ask_soon(self) -> None:
+        # One Demand in flight at a time per pool; when it returns, ask again if the queue grew.
+        if self._asking:
+            return
+        waiting = self._waiting()
+        if waiting == 0:
+            self._asked_for = 0
+            return
+        self._asking = True
+        self._asked_for = waiting
+        asyncio.get_running_loop().create_task(self._ask_now(waiting))
+
+    async def _ask_now(self, waiting: int) -> None:
+        try:
+            await self._ask(self.key, waiting)
+        except Exception as exc:  # noqa: BLE001 - the scheduler is unreachable: fail the waiters
+            self.fail(503, f"the scheduler is unreachable: {exc}")
+        finally:
+            self._asking = False
+        if self._waiting() > self._asked_for:
+            self._ask_soon()
+
+    def release(self, lease: Lease) -> None:
+        lease.inflight -= 1
+        if lease.revoked:
+            if lease.inflight == 0 and self.leases.pop(lease.container_id, None) is not None:
+                asyncio.get_running_loop().create_task(self._released(lease.container_id))
+            return
+        self._hand_over(lease)
+
+    def _hand_over(self, lease: Lease) -> None:
+        while self._waiters and lease.inflight < lease.slots and not lease.revoked:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                lease.inflight += 1
+                waiter.set_result(lease)
+
+    def grant(self, grant: bus_pb2.LeaseGrant) -> None:
+        lease = Lease(grant.container_id, grant.data_subject, max(1, grant.slots))
+        self.leases[lease.container_id] = lease
+        self._hand_over(lease)
+        if self._waiting() > 0:
+            self._asked_for = 0
+            self._ask_soon()
+
+    def revoke(self, container_id: str) -> None:
+        lease = self.leases.get(container_id)
+        if lease is None:
+            asyncio.get_running_loop().create_task(self._released(container_id))
+            return
+        lease.revoked = True
+        if lease.inflight == 0:
+            del self.leases[container_id]
+            asyncio.get_running_loop().create_task(self._released(container_id))
+        if self._waiters and self._free() is None:
+            self._asked_for = 0
+            self._ask_soon()
+
+    def drop(self, container_id: str) -> None:
+        """The container is gone; forget the lease without waiting for its streams."""
+        self.leases.pop(container_id, None)
+
+    def fail(self, status: int, message: str) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(PoolFailed(status, message))
+        self._asked_for = 0

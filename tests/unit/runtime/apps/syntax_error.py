@@ -1,0 +1,6 @@
+import berth
+
+app = berth.App("broken")
+
+def f(:
+    pass
