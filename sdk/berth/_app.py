@@ -25,7 +25,9 @@ class App:
         app = berth.App("demo", image=berth.Image.debian_slim().pip_install("fastapi[standard]"))
     """
 
-    def __init__(self, name: str | None = None, *, image: Image | None = None, secrets: Sequence[Secret] = ()):
+    def __init__(
+        self, name: str | None = None, *, image: Image | None = None, secrets: Sequence[Secret] = ()
+    ):
         if name is not None and (not isinstance(name, str) or not name):
             raise InvalidError(f"App(name={name!r}): the name must be a non-empty string or None")
         if image is not None and not isinstance(image, Image):
@@ -47,7 +49,9 @@ class App:
 
     def _register(self, name: str, obj: Function | Cls) -> None:
         if name in self._objects:
-            raise InvalidError(f"App {self.name or ''} already has a function or class named {name!r}; rename one")
+            raise InvalidError(
+                f"App {self.name or ''} already has a function or class named {name!r}; rename one"
+            )
         self._objects[name] = obj
 
     def function(
@@ -77,17 +81,31 @@ class App:
         """
         _check_bare("app.function", args)
         options = make_options(
-            "App.function", image=image, secrets=secrets, env=env, cpu=cpu, memory=memory, timeout=timeout,
-            startup_timeout=startup_timeout, min_containers=min_containers, max_containers=max_containers,
-            buffer_containers=buffer_containers, scaledown_window=scaledown_window, serialized=serialized,
-            retries=retries, gpu=gpu, unexpected=unexpected,
+            "App.function",
+            image=image,
+            secrets=secrets,
+            env=env,
+            cpu=cpu,
+            memory=memory,
+            timeout=timeout,
+            startup_timeout=startup_timeout,
+            min_containers=min_containers,
+            max_containers=max_containers,
+            buffer_containers=buffer_containers,
+            scaledown_window=scaledown_window,
+            serialized=serialized,
+            retries=retries,
+            gpu=gpu,
+            unexpected=unexpected,
         )
 
         def wrap(fn: Callable[..., Any]) -> Function:
             if is_registered(fn):
                 raise InvalidError(f"{fn!r} is already registered; use @app.function() once")
             if isinstance(fn, type):
-                raise InvalidError(f"@app.function() goes on functions; use @app.cls() for the class {fn.__name__}")
+                raise InvalidError(
+                    f"@app.function() goes on functions; use @app.cls() for the class {fn.__name__}"
+                )
             if not inspect.isfunction(fn):
                 raise InvalidError(f"@app.function() goes on a function, got {type(fn).__name__}")
             function = Function(self, fn, options)
@@ -123,10 +141,22 @@ class App:
         """
         _check_bare("app.cls", args)
         options = make_options(
-            "App.cls", image=image, secrets=secrets, env=env, cpu=cpu, memory=memory, timeout=timeout,
-            startup_timeout=startup_timeout, min_containers=min_containers, max_containers=max_containers,
-            buffer_containers=buffer_containers, scaledown_window=scaledown_window, serialized=serialized,
-            retries=retries, gpu=gpu, unexpected=unexpected,
+            "App.cls",
+            image=image,
+            secrets=secrets,
+            env=env,
+            cpu=cpu,
+            memory=memory,
+            timeout=timeout,
+            startup_timeout=startup_timeout,
+            min_containers=min_containers,
+            max_containers=max_containers,
+            buffer_containers=buffer_containers,
+            scaledown_window=scaledown_window,
+            serialized=serialized,
+            retries=retries,
+            gpu=gpu,
+            unexpected=unexpected,
         )
 
         def wrap(user_cls: type) -> Cls:

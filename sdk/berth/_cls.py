@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 _MISSING: Any = object()
 
-PARAM_TYPES: dict[object, spec_pb2.ParamType.ValueType] = {
+PARAM_TYPES: dict[object, spec_pb2.ParamType] = {
     str: spec_pb2.PARAM_TYPE_STR,
     "str": spec_pb2.PARAM_TYPE_STR,
     int: spec_pb2.PARAM_TYPE_INT,
@@ -27,7 +27,7 @@ PARAM_TYPES: dict[object, spec_pb2.ParamType.ValueType] = {
     bytes: spec_pb2.PARAM_TYPE_BYTES,
     "bytes": spec_pb2.PARAM_TYPE_BYTES,
 }
-_PY_TYPES: dict[spec_pb2.ParamType.ValueType, type] = {
+_PY_TYPES: dict[spec_pb2.ParamType, type] = {
     spec_pb2.PARAM_TYPE_STR: str,
     spec_pb2.PARAM_TYPE_INT: int,
     spec_pb2.PARAM_TYPE_BOOL: bool,
@@ -57,7 +57,7 @@ class ParamDef:
     """One declared parameter: its name, type, and default if it has one."""
 
     name: str
-    type: spec_pb2.ParamType.ValueType
+    type: spec_pb2.ParamType
     default: Any = _MISSING
 
     @property
@@ -151,9 +151,11 @@ class Cls:
         unknown = sorted(set(values) - known)
         if unknown:
             raise InvalidError(
-                f"{self.name} has no parameter {unknown[0]!r}; its parameters: {', '.join(sorted(known)) or 'none'}"
+                f"{self.name} has no parameter {unknown[0]!r}; "
+                f"its parameters: {', '.join(sorted(known)) or 'none'}"
             )
-        obj = self.user_cls.__new__(self.user_cls)
+        user_cls: Any = self.user_cls
+        obj = user_cls.__new__(user_cls)
         for param in self.parameters:
             if param.name in values:
                 value = values[param.name]
@@ -163,7 +165,7 @@ class Cls:
             else:
                 raise InvalidError(f"{self.name} needs a value for its parameter {param.name!r}")
             setattr(obj, param.name, value)
-        if self.user_cls.__init__ is not object.__init__:
+        if user_cls.__init__ is not object.__init__:
             obj.__init__()
         return obj
 

@@ -87,7 +87,9 @@ def make_options(
     if serialized:
         raise InvalidError(f"{where}(serialized=True) is not supported: define the function at module level")
     if retries not in (None, 0):
-        raise InvalidError(f"{where}(retries=...): retries do not apply to web endpoints; remove the argument")
+        raise InvalidError(
+            f"{where}(retries=...): retries do not apply to web endpoints; remove the argument"
+        )
     if image is not None and not isinstance(image, Image):
         raise InvalidError(f"{where}(image=...) needs a berth.Image, e.g. berth.Image.debian_slim()")
     env_items: tuple[tuple[str, str], ...] = ()
@@ -107,7 +109,9 @@ def make_options(
     if max_containers is not None:
         _count(where, "max_containers", max_containers, minimum=1)
         if max_containers < min_containers:
-            raise InvalidError(f"{where}(): max_containers={max_containers} is below min_containers={min_containers}")
+            raise InvalidError(
+                f"{where}(): max_containers={max_containers} is below min_containers={min_containers}"
+            )
     return Options(
         image=image,
         secrets=check_secrets(secrets, f"{where}()"),
@@ -115,7 +119,9 @@ def make_options(
         cpu=float(cpu) if cpu is not None else None,
         memory=memory,
         timeout=_seconds(where, "timeout", timeout),
-        startup_timeout=_seconds(where, "startup_timeout", startup_timeout) if startup_timeout is not None else None,
+        startup_timeout=_seconds(where, "startup_timeout", startup_timeout)
+        if startup_timeout is not None
+        else None,
         min_containers=min_containers,
         max_containers=max_containers,
         buffer_containers=buffer_containers,

@@ -32,7 +32,7 @@ class WebConfig:
     """What a web decorator declared; becomes the function's `WebSpec`."""
 
     decorator: str
-    kind: spec_pb2.WebKind.ValueType
+    kind: spec_pb2.WebKind
     method: str = ""
     label: str | None = None
     docs: bool = False
@@ -104,8 +104,11 @@ def _check_target(decorator: str, fn: object, *, factory: bool) -> None:
         )
     if factory:
         params = [p for p in inspect.signature(fn).parameters.values() if p.name != "self"]
-        required = [p.name for p in params if p.default is inspect.Parameter.empty
-                    and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        required = [
+            p.name
+            for p in params
+            if p.default is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
         if required:
             raise InvalidError(
                 f"@{decorator}() function {fn.__qualname__} must take no arguments (it is called once "
@@ -122,7 +125,9 @@ def _common(decorator: str, label: str | None, custom_domains: Iterable[str] | N
     if custom_domains is None:
         return ()
     if isinstance(custom_domains, str):
-        raise InvalidError(f"{decorator}(custom_domains=...) takes a list of domains, e.g. ['api.example.com']")
+        raise InvalidError(
+            f"{decorator}(custom_domains=...) takes a list of domains, e.g. ['api.example.com']"
+        )
     domains = tuple(custom_domains)
     for domain in domains:
         if not isinstance(domain, str) or not domain:
@@ -160,7 +165,9 @@ def fastapi_endpoint(
     """
     check_no_positional("berth.fastapi_endpoint", args, "berth.fastapi_endpoint(method='POST')")
     if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
-        raise InvalidError(f"fastapi_endpoint(method={method!r}): method must be one of {', '.join(HTTP_METHODS)}")
+        raise InvalidError(
+            f"fastapi_endpoint(method={method!r}): method must be one of {', '.join(HTTP_METHODS)}"
+        )
     domains = _common("fastapi_endpoint", label, custom_domains)
     config = WebConfig(
         "berth.fastapi_endpoint",
@@ -241,8 +248,14 @@ def web_server(
         raise InvalidError("Did you forget parentheses and the port? Use @berth.web_server(8000)")
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise InvalidError(f"web_server(port={port!r}): port must be an int from 1 to 65535, e.g. 8000")
-    if isinstance(startup_timeout, bool) or not isinstance(startup_timeout, int | float) or startup_timeout <= 0:
-        raise InvalidError(f"web_server(startup_timeout={startup_timeout!r}): must be a positive number of seconds")
+    if (
+        isinstance(startup_timeout, bool)
+        or not isinstance(startup_timeout, int | float)
+        or startup_timeout <= 0
+    ):
+        raise InvalidError(
+            f"web_server(startup_timeout={startup_timeout!r}): must be a positive number of seconds"
+        )
     domains = _common("web_server", label, custom_domains)
     config = WebConfig(
         "berth.web_server",
@@ -268,7 +281,9 @@ def concurrent(
     if isinstance(max_inputs, bool) or not isinstance(max_inputs, int) or max_inputs < 1:
         raise InvalidError(f"concurrent(max_inputs={max_inputs!r}): max_inputs must be an int >= 1")
     if target_inputs is not None and (
-        isinstance(target_inputs, bool) or not isinstance(target_inputs, int) or not 1 <= target_inputs <= max_inputs
+        isinstance(target_inputs, bool)
+        or not isinstance(target_inputs, int)
+        or not 1 <= target_inputs <= max_inputs
     ):
         raise InvalidError(
             f"concurrent(target_inputs={target_inputs!r}): target_inputs must be an int from 1 to max_inputs"
@@ -296,10 +311,14 @@ def _hook(kind: str, args: tuple[object, ...]) -> Callable[[F], F]:
 
     def wrap(fn: F) -> F:
         if not inspect.isfunction(fn):
-            raise InvalidError(f"@berth.{kind}() goes on a method of an @app.cls() class, got {type(fn).__name__}")
+            raise InvalidError(
+                f"@berth.{kind}() goes on a method of an @app.cls() class, got {type(fn).__name__}"
+            )
         if getattr(fn, HOOK_ATTR, None) is not None or web_config(fn) is not None:
-            raise InvalidError(f"@berth.{kind}() on {fn.__qualname__}: a lifecycle hook cannot also be a "
-                               "web endpoint or another hook")
+            raise InvalidError(
+                f"@berth.{kind}() on {fn.__qualname__}: a lifecycle hook cannot also be a "
+                "web endpoint or another hook"
+            )
         setattr(fn, HOOK_ATTR, kind)
         return fn
 
@@ -309,7 +328,9 @@ def _hook(kind: str, args: tuple[object, ...]) -> Callable[[F], F]:
 def enter(*args: object, snap: bool = False) -> Callable[[F], F]:
     """Marks a method of an `@app.cls()` class to run when a container starts, before any request."""
     if snap:
-        raise InvalidError("enter(snap=True): memory snapshots are not supported by Berth; use @berth.enter()")
+        raise InvalidError(
+            "enter(snap=True): memory snapshots are not supported by Berth; use @berth.enter()"
+        )
     return _hook("enter", args)
 
 

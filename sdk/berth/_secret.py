@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ._errors import InvalidError
 
@@ -31,7 +32,9 @@ class Secret:
     def from_dict(env_dict: Mapping[str, str | None]) -> Secret:
         """A secret whose values are given inline; keys with value None are left out."""
         if not isinstance(env_dict, Mapping):
-            raise InvalidError(f"Secret.from_dict() needs a dict of str to str, got {type(env_dict).__name__}")
+            raise InvalidError(
+                f"Secret.from_dict() needs a dict of str to str, got {type(env_dict).__name__}"
+            )
         items: list[tuple[str, str]] = []
         for key, value in env_dict.items():
             if value is None:
@@ -42,12 +45,12 @@ class Secret:
         return Secret(values=tuple(sorted(items)))
 
 
-def check_secrets(secrets: object, where: str) -> tuple[Secret, ...]:
+def check_secrets(secrets: Any, where: str) -> tuple[Secret, ...]:
     """Validates a `secrets=` argument and returns it as a tuple."""
     if isinstance(secrets, Secret) or isinstance(secrets, str | bytes):
         raise InvalidError(f"{where}: secrets must be a list of berth.Secret, e.g. secrets=[secret]")
     try:
-        result = tuple(secrets)  # type: ignore[call-overload]
+        result: tuple[Any, ...] = tuple(secrets)
     except TypeError:
         raise InvalidError(f"{where}: secrets must be a list of berth.Secret") from None
     for item in result:

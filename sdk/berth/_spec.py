@@ -28,11 +28,14 @@ def find_app(module: ModuleType) -> App:
             found[id(value)] = (attr, value)
     if not found:
         raise InvalidError(
-            f"No berth.App found in {module.__name__}: define one at module level, e.g. app = berth.App('my-app')"
+            f"No berth.App found in {module.__name__}: "
+            "define one at module level, e.g. app = berth.App('my-app')"
         )
     if len(found) > 1:
         names = ", ".join(sorted(attr for attr, _ in found.values()))
-        raise InvalidError(f"{module.__name__} defines several berth.App objects ({names}); keep one per file")
+        raise InvalidError(
+            f"{module.__name__} defines several berth.App objects ({names}); keep one per file"
+        )
     return next(iter(found.values()))[1]
 
 
@@ -99,16 +102,26 @@ def build_app_spec(app: App, *, entry_module: str) -> spec_pb2.AppSpec:
             _check_module_level(obj.__qualname__)
             spec.functions.append(
                 _function_spec(
-                    app, name=obj.name, object_name=obj.name, method_name="", web=obj.web,
-                    options=obj.options, conc=obj.concurrency,
+                    app,
+                    name=obj.name,
+                    object_name=obj.name,
+                    method_name="",
+                    web=obj.web,
+                    options=obj.options,
+                    conc=obj.concurrency,
                 )
             )
         elif isinstance(obj, Cls):
             _check_module_level(obj.__qualname__)
             for method_name, web in obj.web_methods.items():
                 fn = _function_spec(
-                    app, name=f"{obj.name}.{method_name}", object_name=obj.name, method_name=method_name,
-                    web=web, options=obj.options, conc=obj.concurrency,
+                    app,
+                    name=f"{obj.name}.{method_name}",
+                    object_name=obj.name,
+                    method_name=method_name,
+                    web=web,
+                    options=obj.options,
+                    conc=obj.concurrency,
                 )
                 fn.parameters.extend(p.to_spec() for p in obj.parameters)
                 spec.functions.append(fn)

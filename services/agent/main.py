@@ -9,8 +9,10 @@ import os
 import signal
 import socket
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nats.aio.msg import Msg
 from opentelemetry import context as otel_context
@@ -69,8 +71,8 @@ async def run(cfg: AgentConfig) -> None:
     )
     background: set[asyncio.Task[None]] = set()
 
-    def spawn(coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def spawn(coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
         background.add(task)
         task.add_done_callback(background.discard)
 

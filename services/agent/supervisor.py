@@ -10,6 +10,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nats.aio.client import Client
 
@@ -126,22 +127,24 @@ class Supervisor:
         entry.container = container
         entry.tasks.append(asyncio.create_task(entry.sink.pump(container.stdout, "stdout")))
         entry.tasks.append(asyncio.create_task(entry.sink.pump(container.stderr, "stderr")))
-        exited = asyncio.create_task(container.wait())
+        exited: asyncio.Future[int] = asyncio.create_task(container.wait())
         timeout = order.function.scaling.startup_timeout or order.function.scaling.timeout or 300.0
         if order.function.web.kind == 4:  # web_server: its own startup_timeout comes on top
             timeout += order.function.web.startup_timeout
         try:
-            done, _ = await asyncio.wait({exited, connected}, timeout=timeout, return_when="FIRST_COMPLETED")
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            waiting: set[asyncio.Future[Any]] = {exited, connected}
+            done, _ = await asyncio.wait(waiting, timeout=timeout, return_when="FIRST_COMPLETED")
             if exited in done:
                 return await self._exit_message(entry, exited.result(), "before it was ready")
             if not done:
                 return f"the container did not start within {timeout:.0f}s (startup_timeout)"
             reader, writer = connected.result()
             pump = entry.bridge.attach(reader, writer)
-            remaining = max(0.1, timeout - 0.0)
-            done, _ = await asyncio.wait(
-                {exited, entry.bridge.started}, timeout=remaining, return_when="FIRST_COMPLETED"
-            )
+            remaining = max(0.1, deadline - loop.time())
+            waiting = {exited, entry.bridge.started}
+            done, _ = await asyncio.wait(waiting, timeout=remaining, return_when="FIRST_COMPLETED")
             if entry.bridge.started in done:
                 first = entry.bridge.started.result()
                 if first.WhichOneof("kind") == "failed":
@@ -164,7 +167,7 @@ class Supervisor:
         await asyncio.wait(entry.tasks, timeout=1.0)
         return f"the container exited with code {code} {when}; see `berth app logs`"
 
-    async def _watch(self, entry: Running, exited: asyncio.Task[int]) -> None:
+    async def _watch(self, entry: Running, exited: asyncio.Future[int]) -> None:
         code = await exited
         cid = entry.order.container_id
         if entry.stopping:

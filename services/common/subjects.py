@@ -64,5 +64,6 @@ LOG_SUBJECTS = "berth.logs.>"
 # JetStream key-value buckets and object stores.
 KV_APPS = "berth-apps"  # app key ("live.<name>" or "dev.<name>") -> AppRecord
 KV_ROUTES = "berth-routes"  # host label -> Route
+KV_SECRETS = "berth-secrets"  # secret name -> SecretRecord (encrypted)
 KV_TOKENS = "berth-tokens"  # sha256(token) -> TokenRecord
 OBJ_BUNDLES = "berth-bundles"  # bundle id -> zip of the app's sources

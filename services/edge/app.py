@@ -100,7 +100,7 @@ class Edge:
             try:
                 lease = await slots.acquire(QUEUE_TIMEOUT)
             except PoolFailed as exc:
-                await plain(send, exc.status, exc.message)
+                await plain(send, exc.status, str(exc))
                 return
             except TimeoutError:
                 await plain(send, 503, f"no container became free within {QUEUE_TIMEOUT:.0f}s")

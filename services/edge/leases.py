@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from berth.v1 import bus_pb2
 
@@ -36,8 +37,8 @@ class PoolSlots:
     def __init__(
         self,
         key: bus_pb2.PoolKey,
-        ask: Callable[[bus_pb2.PoolKey, int], Awaitable[None]],
-        released: Callable[[str], Awaitable[None]],
+        ask: Callable[[bus_pb2.PoolKey, int], Coroutine[Any, Any, None]],
+        released: Callable[[str], Coroutine[Any, Any, None]],
     ) -> None:
         self.key = key
         self._ask = ask

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from berth.v1 import bus_pb2
@@ -52,7 +53,7 @@ def parse_config(argv: list[str] | None = None) -> EdgeConfig:
     )
 
 
-async def _hello(edge_id: str, nc: object) -> None:
+async def _hello(edge_id: str, nc: Client) -> None:
     """Waits for the scheduler to acknowledge this edge, so /healthz means the platform answers."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + STARTUP_TIMEOUT
@@ -60,7 +61,7 @@ async def _hello(edge_id: str, nc: object) -> None:
         try:
             await bus.request(
                 nc, subjects.SCHED_EDGE_HELLO, bus_pb2.EdgeHello(edge_id=edge_id), bus_pb2.Empty, timeout=1.0
-            )  # type: ignore[arg-type]
+            )
             return
         except Exception:  # noqa: BLE001 - no responder yet: the scheduler is still starting
             if loop.time() > deadline:
@@ -104,7 +105,6 @@ async def run(cfg: EdgeConfig) -> None:
             ws_max_size=2 * 1024 * 1024 + 1024,
         )
     )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if serving.done():

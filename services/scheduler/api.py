@@ -17,6 +17,7 @@ from services.common.auth import trace_context
 from services.scheduler import logstream, urls
 from services.scheduler.assignment import Assigner
 from services.scheduler.builds import BuilderClient
+from services.scheduler.secrets import SecretError, SecretStore
 from services.scheduler.state import AppStore
 
 _APP_NAME_MAX = 64
@@ -39,6 +40,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
         js: JetStreamContext,
         url_config: UrlConfig,
         runtime: str,
+        secrets: SecretStore,
     ) -> None:
         self._store = store
         self._assigner = assigner
@@ -47,6 +49,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
         self._js = js
         self._urls = url_config
         self._runtime = runtime
+        self._secrets = secrets
         self._tracer = tracing.setup("scheduler")
 
     async def Deploy(  # noqa: N802 - gRPC method name
@@ -71,6 +74,14 @@ class ControlService(control_pb2_grpc.ControlServicer):
                         f"{route.host_label} is already used by app {owner.app.split('.', 1)[1]!r} "
                         f"(function {owner.function}); choose another label",
                     )
+            for function in web:
+                for secret in function.secret_names:
+                    if not await self._secrets.exists(secret):
+                        await context.abort(
+                            grpc.StatusCode.FAILED_PRECONDITION,
+                            f"secret {secret!r} (used by {function.name}) not found: "
+                            f"create it with `berth secret create {secret} KEY=VALUE`",
+                        )
             images: dict[str, build_pb2.BuiltImage] = {}
             built: dict[bytes, build_pb2.BuiltImage] = {}
             for function in web:
@@ -97,13 +108,6 @@ class ControlService(control_pb2_grpc.ControlServicer):
                             )
                         await context.abort(code, exc.details() or "image build failed")
                 images[function.name] = built[blob]
-            for function in web:
-                for secret in function.secret_names:
-                    await context.abort(
-                        grpc.StatusCode.FAILED_PRECONDITION,
-                        f"secret {secret!r} not found: "
-                        f"create it with `berth secret create {secret} KEY=VALUE`",
-                    )
             bundle_id = hashlib.sha256(request.bundle).hexdigest()
             await self._bundles.put(bundle_id, request.bundle)
             previous = self._store.get(key)
@@ -190,3 +194,28 @@ class ControlService(control_pb2_grpc.ControlServicer):
                 await context.abort(grpc.StatusCode.NOT_FOUND, f"app {request.name!r} is not deployed")
         async for line in logstream.read(self._js, key, follow=request.follow):
             yield line
+
+    async def CreateSecret(  # noqa: N802
+        self, request: control_pb2.CreateSecretRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.CreateSecretResponse:
+        try:
+            await self._secrets.create(request.name, dict(request.values), force=request.force)
+        except FileExistsError as exc:
+            await context.abort(grpc.StatusCode.ALREADY_EXISTS, str(exc))
+        except SecretError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return control_pb2.CreateSecretResponse()
+
+    async def ListSecrets(  # noqa: N802
+        self, request: control_pb2.ListSecretsRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.ListSecretsResponse:
+        return control_pb2.ListSecretsResponse(secrets=await self._secrets.summaries())
+
+    async def DeleteSecret(  # noqa: N802
+        self, request: control_pb2.DeleteSecretRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.DeleteSecretResponse:
+        try:
+            await self._secrets.delete(request.name)
+        except SecretError as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        return control_pb2.DeleteSecretResponse()

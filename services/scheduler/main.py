@@ -21,6 +21,7 @@ from services.scheduler.agents import Agents
 from services.scheduler.api import ControlService, UrlConfig
 from services.scheduler.assignment import Assigner
 from services.scheduler.builds import BuilderClient
+from services.scheduler.secrets import SecretStore, parse_key
 from services.scheduler.state import AppStore
 
 TICK_SECONDS = 1.0
@@ -38,6 +39,7 @@ class SchedulerConfig:
     domain: str
     edge_port: int
     ready_file: str
+    secret_key: str
 
 
 def parse_config(argv: list[str] | None = None) -> SchedulerConfig:
@@ -53,6 +55,8 @@ def parse_config(argv: list[str] | None = None) -> SchedulerConfig:
     args = parser.parse_args(argv)
     if not args.builder:
         parser.error("--builder (or BERTH_BUILDER_ADDR) is required")
+    if not config.env_str("BERTH_SECRET_KEY", ""):
+        parser.error("BERTH_SECRET_KEY is required: 32 bytes as 64 hex digits (berth up makes one)")
     return SchedulerConfig(
         nats_url=args.nats_url,
         home=Path(args.home),
@@ -64,6 +68,7 @@ def parse_config(argv: list[str] | None = None) -> SchedulerConfig:
         domain=args.domain,
         edge_port=args.edge_port,
         ready_file=args.ready_file,
+        secret_key=config.env_str("BERTH_SECRET_KEY", ""),
     )
 
 
@@ -79,8 +84,14 @@ async def run(cfg: SchedulerConfig) -> None:
     await logstream.ensure_stream(js)
     verifier = auth.TokenVerifier(await bus.key_value(js, subjects.KV_TOKENS))
 
+    secrets = SecretStore(await bus.key_value(js, subjects.KV_SECRETS), parse_key(cfg.secret_key))
+
     async def resolve_env(function: spec_pb2.FunctionSpec) -> dict[str, str]:
-        return dict(function.env)
+        env: dict[str, str] = {}
+        for name in function.secret_names:
+            env.update(await secrets.values(name))
+        env.update(function.env)
+        return env
 
     agents = Agents()
     assigner = Assigner(nc, store, agents, resolve_env)
@@ -127,6 +138,7 @@ async def run(cfg: SchedulerConfig) -> None:
             js,
             UrlConfig(workspace=cfg.workspace, domain=cfg.domain, port=cfg.edge_port),
             cfg.runtime,
+            secrets,
         ),
         server,
     )

@@ -17,8 +17,8 @@ from pathlib import Path
 import grpc
 import pytest
 import pytest_asyncio
-from berth.v1 import build_pb2, build_pb2_grpc, spec_pb2
 
+from berth.v1 import build_pb2, build_pb2_grpc, spec_pb2
 from services.builder import interpreter, runtime_layer, spec_hash
 from services.common import auth, bus, subjects
 

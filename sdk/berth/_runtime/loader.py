@@ -9,7 +9,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from berth._cls import Cls
 from berth._function import Function
@@ -108,14 +108,16 @@ def wsgi_app(wsgi: Any, max_inputs: int) -> ASGIApp:
         from a2wsgi import WSGIMiddleware
     except ImportError as exc:
         raise LoadError(f"{A2WSGI_HINT} ({type(exc).__name__}: {exc})") from exc
-    return WSGIMiddleware(wsgi, workers=max(1, max_inputs))  # type: ignore[arg-type,no-any-return]
+    return cast(ASGIApp, WSGIMiddleware(wsgi, workers=max(1, max_inputs)))
 
 
 def _target(module: ModuleType, order: bus_pb2.BootOrder) -> tuple[Any, Loaded]:
     spec = order.function
     obj = getattr(module, spec.object_name, None)
     if obj is None:
-        raise LoadError(f"{order.entry_module} has no attribute {spec.object_name!r} (function {spec.name!r})")
+        raise LoadError(
+            f"{order.entry_module} has no attribute {spec.object_name!r} (function {spec.name!r})"
+        )
     loaded = Loaded(app=None)  # type: ignore[arg-type]
     if spec.method_name:
         if not isinstance(obj, Cls):
@@ -154,5 +156,7 @@ async def load(order: bus_pb2.BootOrder, code_dir: str) -> Loaded:
     else:
         raise LoadError(f"function {spec.name!r} is not a web function (no web decorator); nothing to serve")
     if not callable(loaded.app):
-        raise LoadError(f"{spec.name} returned {loaded.app!r}, not an app; return the app object from the function")
+        raise LoadError(
+            f"{spec.name} returned {loaded.app!r}, not an app; return the app object from the function"
+        )
     return loaded

@@ -33,7 +33,9 @@ def _read_boot(path: str) -> bus_pb2.BootOrder:
 
 def _tracing_wrap() -> Callable[[bus_pb2.RequestHead, Any], Any] | None:
     """A per-request span factory when OTLP export is configured; None (and no import) otherwise."""
-    if not (os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")):
+    if not (
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    ):
         return None
     from berth import _tracing
 
@@ -120,7 +122,9 @@ class Runner:
 def main() -> int:
     try:
         boot, socket_path, code_dir = (
-            os.environ["BERTH_BOOT"], os.environ["BERTH_SOCKET"], os.environ["BERTH_CODE_DIR"]
+            os.environ["BERTH_BOOT"],
+            os.environ["BERTH_SOCKET"],
+            os.environ["BERTH_CODE_DIR"],
         )
     except KeyError as exc:
         print(f"berth runner: environment variable {exc.args[0]} is not set", file=sys.stderr)

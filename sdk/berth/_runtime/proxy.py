@@ -12,8 +12,14 @@ import time
 from .types import ASGIApp, Receive, Scope, Send
 
 _HOP_BY_HOP = {
-    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer",
-    b"transfer-encoding", b"upgrade",
+    b"connection",
+    b"keep-alive",
+    b"proxy-authenticate",
+    b"proxy-authorization",
+    b"te",
+    b"trailer",
+    b"transfer-encoding",
+    b"upgrade",
 }
 _CONNECT_ATTEMPT = 0.1
 
@@ -31,8 +37,9 @@ async def wait_for_port(port: int, timeout: float) -> None:
         except (OSError, TimeoutError):
             if time.monotonic() >= deadline:
                 raise PortTimeout(
-                    f"web_server({port}) did not start listening on port {port} within {timeout:g} s: make sure "
-                    "the server binds 0.0.0.0 (not 127.0.0.1) and that startup_timeout is long enough"
+                    f"web_server({port}) did not start listening on port {port} within {timeout:g} s: "
+                    "make sure the server binds 0.0.0.0 (not 127.0.0.1) "
+                    "and that startup_timeout is long enough"
                 ) from None
             await asyncio.sleep(0.02)  # poll interval while waiting for the user's server
             continue
@@ -129,7 +136,9 @@ def proxy_app(port: int) -> ASGIApp:
         if scope["type"] == "lifespan":
             raise RuntimeError("web_server has no ASGI lifespan")
         if scope["type"] != "http":
-            await send({"type": "websocket.close", "code": 1011, "reason": "web_server does not proxy WebSockets"})
+            await send(
+                {"type": "websocket.close", "code": 1011, "reason": "web_server does not proxy WebSockets"}
+            )
             return
         headers = dict(scope["headers"])
         chunked = b"content-length" not in headers and scope["method"] not in ("GET", "HEAD")
@@ -138,11 +147,13 @@ def proxy_app(port: int) -> ASGIApp:
             writer.write(_request_head(scope, chunked=chunked))
             await _send_body(receive, writer, chunked=chunked)
             status, response_headers = await _read_head(reader)
-            await send({
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(k, v) for k, v in response_headers if k not in _HOP_BY_HOP],
-            })
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [(k, v) for k, v in response_headers if k not in _HOP_BY_HOP],
+                }
+            )
             if scope["method"] == "HEAD" or status in (204, 304) or 100 <= status < 200:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return

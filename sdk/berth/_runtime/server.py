@@ -88,8 +88,13 @@ class HttpStream(_Stream):
         self.head_sent = True
         body = b"".join(self.held)
         self.held.clear()
-        self.send_frame(bus_pb2.Frame(response=bus_pb2.ResponseHead(
-            status=self.status, headers=self.response_headers, body=body, end=False)))
+        self.send_frame(
+            bus_pb2.Frame(
+                response=bus_pb2.ResponseHead(
+                    status=self.status, headers=self.response_headers, body=body, end=False
+                )
+            )
+        )
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
@@ -117,8 +122,16 @@ class HttpStream(_Stream):
             if not more:
                 self._finish_timer()
                 self.done = True
-                self.send_frame(bus_pb2.Frame(response=bus_pb2.ResponseHead(
-                    status=self.status, headers=self.response_headers, body=b"".join(self.held), end=True)))
+                self.send_frame(
+                    bus_pb2.Frame(
+                        response=bus_pb2.ResponseHead(
+                            status=self.status,
+                            headers=self.response_headers,
+                            body=b"".join(self.held),
+                            end=True,
+                        )
+                    )
+                )
             elif self.held_size >= HOLD_LIMIT:
                 self._finish_timer()
                 self._flush_head()
@@ -139,14 +152,20 @@ class HttpStream(_Stream):
             return
         self.done = True
         if not self.head_sent:
-            self.send_frame(bus_pb2.Frame(response=bus_pb2.ResponseHead(
-                status=500,
-                headers=[bus_pb2.Header(name=b"content-type", value=b"text/plain; charset=utf-8")],
-                body=b"Internal Server Error",
-                end=True,
-            )))
+            self.send_frame(
+                bus_pb2.Frame(
+                    response=bus_pb2.ResponseHead(
+                        status=500,
+                        headers=[bus_pb2.Header(name=b"content-type", value=b"text/plain; charset=utf-8")],
+                        body=b"Internal Server Error",
+                        end=True,
+                    )
+                )
+            )
         else:
-            message = f"{type(exc).__name__}: {exc}" if exc else "ASGI app returned without finishing the response"
+            message = (
+                f"{type(exc).__name__}: {exc}" if exc else "ASGI app returned without finishing the response"
+            )
             self.send_frame(bus_pb2.Frame(error=bus_pb2.StreamError(status=500, message=message)))
 
 
@@ -169,11 +188,14 @@ class WebSocketStream(_Stream):
             if kind == "ws_message":
                 if frame.ws_message.WhichOneof("data") == "text":
                     return {"type": "websocket.receive", "text": frame.ws_message.text}
-                return {"type": "websocket.receive", "bytes": frame.ws_message.bytes}
+                return {"type": "websocket.receive", "bytes": frame.ws_message.binary}
             if kind == "ws_close":
                 self.closed = True
-                return {"type": "websocket.disconnect", "code": frame.ws_close.code or 1005,
-                        "reason": frame.ws_close.reason}
+                return {
+                    "type": "websocket.disconnect",
+                    "code": frame.ws_close.code or 1005,
+                    "reason": frame.ws_close.reason,
+                }
             if kind == "cancel" or frame is _END:
                 break
         self.closed = True
@@ -186,31 +208,42 @@ class WebSocketStream(_Stream):
         if kind == "websocket.accept":
             self.accepted = True
             headers = _headers(message.get("headers", ()))
-            self.send_frame(bus_pb2.Frame(ws_accept=bus_pb2.WebSocketAccept(
-                subprotocol=message.get("subprotocol") or "", headers=headers)))
+            self.send_frame(
+                bus_pb2.Frame(
+                    ws_accept=bus_pb2.WebSocketAccept(
+                        subprotocol=message.get("subprotocol") or "", headers=headers
+                    )
+                )
+            )
         elif kind == "websocket.send":
             if not self.accepted:
                 raise RuntimeError("ASGI app sent websocket.send before websocket.accept")
             if message.get("text") is not None:
                 ws = bus_pb2.WebSocketMessage(text=message["text"])
             else:
-                ws = bus_pb2.WebSocketMessage(bytes=message.get("bytes") or b"")
+                ws = bus_pb2.WebSocketMessage(binary=message.get("bytes") or b"")
             self.send_frame(bus_pb2.Frame(ws_message=ws))
             await self.server.writer.drain()
         elif kind == "websocket.close":
             code = int(message.get("code") or 1000) if self.accepted else WS_DENIED
             reason = message.get("reason") or ""
             self.closed = True
-            self.send_frame(bus_pb2.Frame(ws_close=bus_pb2.WebSocketClose(
-                code=code, reason=reason if isinstance(reason, str) else str(reason))))
+            self.send_frame(
+                bus_pb2.Frame(
+                    ws_close=bus_pb2.WebSocketClose(
+                        code=code, reason=reason if isinstance(reason, str) else str(reason)
+                    )
+                )
+            )
 
     def fail(self, exc: BaseException | None) -> None:
         if self.closed or self.cancelled:
             return
         self.closed = True
         if exc is not None and not self.accepted:
-            self.send_frame(bus_pb2.Frame(error=bus_pb2.StreamError(
-                status=500, message=f"{type(exc).__name__}: {exc}")))
+            self.send_frame(
+                bus_pb2.Frame(error=bus_pb2.StreamError(status=500, message=f"{type(exc).__name__}: {exc}"))
+            )
             return
         code = 1011 if exc is not None else (1000 if self.accepted else WS_DENIED)
         self.send_frame(bus_pb2.Frame(ws_close=bus_pb2.WebSocketClose(code=code)))
@@ -241,8 +274,12 @@ class Server:
         """Handles one frame for a request stream (stream > 0)."""
         if frame.WhichOneof("kind") == "request":
             if not self.accepting:
-                self.writer.send(bus_pb2.Frame(stream=frame.stream, error=bus_pb2.StreamError(
-                    status=503, message="container is shutting down")))
+                self.writer.send(
+                    bus_pb2.Frame(
+                        stream=frame.stream,
+                        error=bus_pb2.StreamError(status=503, message="container is shutting down"),
+                    )
+                )
                 return
             cls = WebSocketStream if frame.request.websocket else HttpStream
             stream = cls(self, frame.stream, frame.request)
@@ -265,7 +302,10 @@ class Server:
             else:
                 await self.app(scope, stream.receive, stream.send)
         except BaseException as exc:
-            print(f"berth: exception in ASGI app on {scope.get('method', 'WS')} {scope['path']}:", file=sys.stderr)
+            print(
+                f"berth: exception in ASGI app on {scope.get('method', 'WS')} {scope['path']}:",
+                file=sys.stderr,
+            )
             traceback.print_exception(exc, file=sys.stderr)
             stream.fail(exc)
             if not isinstance(exc, Exception | asyncio.CancelledError):
@@ -284,8 +324,10 @@ class Server:
         try:
             await asyncio.wait_for(self.idle.wait(), grace)
         except TimeoutError:
-            print(f"berth: {len(self.streams)} request(s) still running after {grace:g} s; cancelling",
-                  file=sys.stderr)
+            print(
+                f"berth: {len(self.streams)} request(s) still running after {grace:g} s; cancelling",
+                file=sys.stderr,
+            )
             for task in list(self.tasks):
                 task.cancel()
             await asyncio.gather(*self.tasks, return_exceptions=True)

@@ -34,6 +34,16 @@ def _parser() -> argparse.ArgumentParser:
     logs = app_commands.add_parser("logs", help="show the output of an app's containers")
     logs.add_argument("name")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
+
+    secret = commands.add_parser("secret", help="manage secrets (environment variables for functions)")
+    secret_commands = secret.add_subparsers(dest="secret_command", required=True, metavar="SUBCOMMAND")
+    create = secret_commands.add_parser("create", help="create a secret from KEY=VALUE pairs")
+    create.add_argument("name")
+    create.add_argument("pairs", nargs="+", metavar="KEY=VALUE")
+    create.add_argument("--force", action="store_true", help="replace an existing secret of that name")
+    secret_commands.add_parser("list", help="list secrets (names and keys, never values)")
+    delete = secret_commands.add_parser("delete", help="delete a secret")
+    delete.add_argument("name")
     return parser
 
 
@@ -63,9 +73,19 @@ def _run(args: argparse.Namespace) -> int:
         for url in result.urls:
             print(f"{url.function}: {url.url}")
         return 0
-    from berth.cli import apps
+    from berth.cli import apps, secrets
 
     api = Api()
+    if args.command == "secret":
+        if args.secret_command == "create":
+            secrets.create(api, args.name, args.pairs, force=args.force)
+            print(f"created secret {args.name}")
+        elif args.secret_command == "list":
+            secrets.print_secrets(secrets.list_secrets(api))
+        elif args.secret_command == "delete":
+            secrets.delete(api, args.name)
+            print(f"deleted secret {args.name}")
+        return 0
     if args.app_command == "list":
         apps.print_apps(apps.list_apps(api))
     elif args.app_command == "stop":

@@ -134,6 +134,7 @@ class Platform:
             common,
         )
         builder_addr = self._wait_ready(builder, self._ready_file("builder"))
+        secret_key = os.environ.get("BERTH_SECRET_KEY") or _secret_key(self.home)
         scheduler = self._spawn(
             "scheduler",
             [
@@ -147,7 +148,7 @@ class Platform:
                 "--ready-file",
                 str(self._ready_file("scheduler")),
             ],
-            {**common, "BERTH_TOKEN": token},
+            {**common, "BERTH_TOKEN": token, "BERTH_SECRET_KEY": secret_key},
         )
         self.api = self._wait_ready(scheduler, self._ready_file("scheduler"))
         agent = self._spawn(
@@ -231,6 +232,18 @@ class Platform:
             stale.unlink()
 
 
+def _secret_key(home: Path) -> str:
+    """The key secrets are encrypted with, made once per home and readable by its owner only."""
+    path = home / "secret.key"
+    if not path.exists():
+        staging = path.with_suffix(".tmp")
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(os.urandom(32).hex())
+        os.replace(staging, path)
+    return path.read_text().strip()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -272,9 +285,9 @@ def run_up(home: Path, port: int) -> int:
     try:
         platform.start()
         pid_file.write_text(str(os.getpid()))
-        port = platform.edge_url.rsplit(":", 1)[1]
+        edge_port = platform.edge_url.rsplit(":", 1)[1]
         print(f"Berth is up.\n  edge:   {platform.edge_url}")
-        print(f"  apps:   http://<workspace>--<app>-<function>.localhost:{port}/")
+        print(f"  apps:   http://<workspace>--<app>-<function>.localhost:{edge_port}/")
         print(f"  api:    {platform.api}  (token in {home / 'config.toml'})")
         print(f"  home:   {home}\n  logs:   {platform.logs}\nPress Ctrl-C to stop.", flush=True)
         while not stopping:

@@ -107,12 +107,12 @@ class WebSocketAccept(_message.Message):
     def __init__(self, subprotocol: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[Header, _Mapping]]] = ...) -> None: ...
 
 class WebSocketMessage(_message.Message):
-    __slots__ = ("bytes", "text")
-    BYTES_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("binary", "text")
+    BINARY_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
-    bytes: bytes
+    binary: bytes
     text: str
-    def __init__(self, bytes: _Optional[bytes] = ..., text: _Optional[str] = ...) -> None: ...
+    def __init__(self, binary: _Optional[bytes] = ..., text: _Optional[str] = ...) -> None: ...
 
 class WebSocketClose(_message.Message):
     __slots__ = ("code", "reason")

@@ -56,6 +56,21 @@ class ControlStub:
                 request_serializer=berth_dot_v1_dot_control__pb2.AppLogsRequest.SerializeToString,
                 response_deserializer=berth_dot_v1_dot_control__pb2.LogLine.FromString,
                 _registered_method=True)
+        self.CreateSecret = channel.unary_unary(
+                '/berth.v1.Control/CreateSecret',
+                request_serializer=berth_dot_v1_dot_control__pb2.CreateSecretRequest.SerializeToString,
+                response_deserializer=berth_dot_v1_dot_control__pb2.CreateSecretResponse.FromString,
+                _registered_method=True)
+        self.ListSecrets = channel.unary_unary(
+                '/berth.v1.Control/ListSecrets',
+                request_serializer=berth_dot_v1_dot_control__pb2.ListSecretsRequest.SerializeToString,
+                response_deserializer=berth_dot_v1_dot_control__pb2.ListSecretsResponse.FromString,
+                _registered_method=True)
+        self.DeleteSecret = channel.unary_unary(
+                '/berth.v1.Control/DeleteSecret',
+                request_serializer=berth_dot_v1_dot_control__pb2.DeleteSecretRequest.SerializeToString,
+                response_deserializer=berth_dot_v1_dot_control__pb2.DeleteSecretResponse.FromString,
+                _registered_method=True)
 
 
 class ControlServicer:
@@ -91,6 +106,28 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSecret(self, request, context):
+        """Secrets: named sets of environment variables, encrypted at rest. Values never leave the
+        platform except into the containers of functions that name the secret.
+        ALREADY_EXISTS when the name is taken and `force` is not set.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSecrets(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSecret(self, request, context):
+        """NOT_FOUND for an unknown name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -113,6 +150,21 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.AppLogs,
                     request_deserializer=berth_dot_v1_dot_control__pb2.AppLogsRequest.FromString,
                     response_serializer=berth_dot_v1_dot_control__pb2.LogLine.SerializeToString,
+            ),
+            'CreateSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSecret,
+                    request_deserializer=berth_dot_v1_dot_control__pb2.CreateSecretRequest.FromString,
+                    response_serializer=berth_dot_v1_dot_control__pb2.CreateSecretResponse.SerializeToString,
+            ),
+            'ListSecrets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSecrets,
+                    request_deserializer=berth_dot_v1_dot_control__pb2.ListSecretsRequest.FromString,
+                    response_serializer=berth_dot_v1_dot_control__pb2.ListSecretsResponse.SerializeToString,
+            ),
+            'DeleteSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSecret,
+                    request_deserializer=berth_dot_v1_dot_control__pb2.DeleteSecretRequest.FromString,
+                    response_serializer=berth_dot_v1_dot_control__pb2.DeleteSecretResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -225,6 +277,87 @@ class Control:
             '/berth.v1.Control/AppLogs',
             berth_dot_v1_dot_control__pb2.AppLogsRequest.SerializeToString,
             berth_dot_v1_dot_control__pb2.LogLine.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.v1.Control/CreateSecret',
+            berth_dot_v1_dot_control__pb2.CreateSecretRequest.SerializeToString,
+            berth_dot_v1_dot_control__pb2.CreateSecretResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSecrets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.v1.Control/ListSecrets',
+            berth_dot_v1_dot_control__pb2.ListSecretsRequest.SerializeToString,
+            berth_dot_v1_dot_control__pb2.ListSecretsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.v1.Control/DeleteSecret',
+            berth_dot_v1_dot_control__pb2.DeleteSecretRequest.SerializeToString,
+            berth_dot_v1_dot_control__pb2.DeleteSecretResponse.FromString,
             options,
             channel_credentials,
             insecure,

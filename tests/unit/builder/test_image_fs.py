@@ -1,7 +1,6 @@
 from pathlib import Path
 
 from berth.v1 import spec_pb2
-
 from services.builder import image_fs
 from services.builder.venv import declarations
 

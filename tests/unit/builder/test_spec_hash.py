@@ -1,5 +1,4 @@
 from berth.v1 import spec_pb2
-
 from services.builder.spec_hash import image_id
 
 

@@ -12,11 +12,13 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from berth._spec import build_app_spec, find_app
 from berth._runtime.frames import encode, read_frame
+from berth._spec import build_app_spec, find_app
 from berth.v1 import bus_pb2, spec_pb2
 
 ROOT = Path(__file__).resolve().parents[3]
+APPS = Path(__file__).parent / "apps"
+EXAMPLES = ROOT / "examples"
 TIMEOUT = float(os.environ.get("BERTH_TEST_TIMEOUT", "30"))
 _counter = itertools.count()
 
@@ -111,9 +113,14 @@ class FakeAgent:
         }
         full_env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, *python_args, "-m", "berth._runtime",
-            env=full_env, cwd=self.code_dir,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            *python_args,
+            "-m",
+            "berth._runtime",
+            env=full_env,
+            cwd=self.code_dir,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         assert self.proc.stdout and self.proc.stderr
         self._pumps = [
@@ -151,10 +158,18 @@ class FakeAgent:
         if body and end:
             headers.setdefault("content-length", str(len(body)))
         head = bus_pb2.RequestHead(
-            method=method, scheme="http", path=path, raw_path=path.encode(), query_string=query,
-            headers=[bus_pb2.Header(name=k.lower().encode(), value=v.encode())
-                     for k, v in headers.items()],
-            client_host=client, client_port=50000, http_version="1.1", body=body, end=end, websocket=websocket,
+            method=method,
+            scheme="http",
+            path=path,
+            raw_path=path.encode(),
+            query_string=query,
+            headers=[bus_pb2.Header(name=k.lower().encode(), value=v.encode()) for k, v in headers.items()],
+            client_host=client,
+            client_port=50000,
+            http_version="1.1",
+            body=body,
+            end=end,
+            websocket=websocket,
         )
         self.send(bus_pb2.Frame(stream=stream, request=head))
         return stream

@@ -2,8 +2,7 @@
 
 import json
 
-from conftest import APPS, EXAMPLES
-from runner_harness import FakeAgent
+from runner_harness import APPS, EXAMPLES, FakeAgent
 
 from berth.v1 import bus_pb2
 
@@ -34,7 +33,9 @@ async def test_fastapi_endpoint_query_validation(agent: FakeAgent) -> None:
 
 async def test_asgi_echo_with_body_frames(agent: FakeAgent) -> None:
     assert (await agent.start(EXAMPLES / "echo_asgi.py", "fastapi_app")).WhichOneof("kind") == "ready"
-    stream = agent.request("POST", "/echo", body=b'{"a": ', end=False, headers={"content-type": "application/json"})
+    stream = agent.request(
+        "POST", "/echo", body=b'{"a": ', end=False, headers={"content-type": "application/json"}
+    )
     agent.send(bus_pb2.Frame(stream=stream, body=bus_pb2.Chunk(data=b"[1, 2]}", end=True)))
     frames, head, body = await agent.response(stream)
     assert head.status == 200

