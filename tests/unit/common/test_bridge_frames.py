@@ -1,0 +1,70 @@
+"""Length-prefixed frames on a container's socket (services/agent/bridge.py)."""
+
+import asyncio
+import struct
+
+import pytest
+
+from berth.v1 import bus_pb2
+from services.agent.bridge import MAX_FRAME, encode, read_frame
+
+
+def reader_with(data: bytes, *, eof: bool = True) -> asyncio.StreamReader:
+    reader = asyncio.StreamReader()
+    reader.feed_data(data)
+    if eof:
+        reader.feed_eof()
+    return reader
+
+
+async def test_round_trip_of_several_frames() -> None:
+    frames = [
+        bus_pb2.Frame(stream=1, request=bus_pb2.RequestHead(method="POST", path="/x", body=b"\x00" * 300)),
+        bus_pb2.Frame(stream=2, cancel=bus_pb2.Cancel()),
+        bus_pb2.Frame(),  # empty message: a zero-length frame
+    ]
+    reader = reader_with(b"".join(encode(f) for f in frames))
+    for frame in frames:
+        data = await read_frame(reader)
+        assert data is not None
+        assert bus_pb2.Frame.FromString(data) == frame
+    assert await read_frame(reader) is None
+
+
+def test_encode_prefixes_big_endian_length() -> None:
+    frame = bus_pb2.Frame(stream=7)
+    data = encode(frame)
+    assert struct.unpack(">I", data[:4])[0] == len(data) - 4
+    assert data[4:] == frame.SerializeToString()
+
+
+async def test_frame_split_across_feeds() -> None:
+    data = encode(bus_pb2.Frame(stream=9, request=bus_pb2.RequestHead(path="/split")))
+    reader = reader_with(data[:3], eof=False)
+    pending = asyncio.ensure_future(read_frame(reader))
+    await asyncio.sleep(0)
+    assert not pending.done()
+    reader.feed_data(data[3:])
+    assert await pending == data[4:]
+
+
+async def test_clean_eof_returns_none() -> None:
+    assert await read_frame(reader_with(b"")) is None
+
+
+async def test_oversize_frame_rejected() -> None:
+    reader = reader_with(struct.pack(">I", MAX_FRAME + 1))
+    with pytest.raises(ValueError, match="exceeds"):
+        await read_frame(reader)
+
+
+async def test_frame_of_exactly_max_size_is_not_rejected_by_length() -> None:
+    reader = reader_with(struct.pack(">I", MAX_FRAME))  # then EOF: the body is missing
+    with pytest.raises(asyncio.IncompleteReadError):
+        await read_frame(reader)
+
+
+async def test_truncated_body_is_an_error_not_eof() -> None:
+    data = encode(bus_pb2.Frame(stream=1, request=bus_pb2.RequestHead(path="/abc")))
+    with pytest.raises(asyncio.IncompleteReadError):
+        await read_frame(reader_with(data[:-1]))
