@@ -39,7 +39,9 @@ def parse_config(argv: list[str] | None = None) -> AgentConfig:
     parser = argparse.ArgumentParser(prog="berth-agent", description="Berth worker agent")
     config.common_flags(parser)
     parser.add_argument("--agent-id", default=config.env_str("BERTH_AGENT_ID", ""))
-    parser.add_argument("--runtime", default=config.env_str("BERTH_RUNTIME", "process"), choices=["process"])
+    parser.add_argument(
+        "--runtime", default=config.env_str("BERTH_RUNTIME", "process"), choices=["process", "docker"]
+    )
     parser.add_argument("--capacity", type=int, default=config.env_int("BERTH_AGENT_CAPACITY", 64))
     parser.add_argument("--ready-file", default=config.env_str("BERTH_AGENT_READY_FILE", ""))
     args = parser.parse_args(argv)
@@ -66,9 +68,13 @@ async def run(cfg: AgentConfig) -> None:
     js = nc.jetstream()
     store = await bus.object_store(js, subjects.OBJ_BUNDLES)
     home = cfg.home / "agent" / cfg.agent_id
-    supervisor = Supervisor(
-        nc, cfg.agent_id, select(cfg.runtime), BundleCache(store, cfg.home / "agent" / "code"), home
-    )
+    runtime = select(cfg.runtime, home=cfg.home, agent_id=cfg.agent_id)
+    isolation = getattr(runtime, "network_namespaces", None)
+    if isolation is not None:
+        print(
+            f"berth-agent web_server containers get their own network namespace: {'yes' if isolation else 'no'}"
+        )
+    supervisor = Supervisor(nc, cfg.agent_id, runtime, BundleCache(store, cfg.home / "agent" / "code"), home)
     background: set[asyncio.Task[None]] = set()
 
     def spawn(coro: Coroutine[Any, Any, None]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from nats.aio.client import Client
 
-from berth.v1 import bus_pb2
+from berth.v1 import bus_pb2, spec_pb2
 from services.agent.bridge import Bridge
 from services.agent.bundles import BundleCache
 from services.agent.logs import LogSink
@@ -71,9 +71,31 @@ class Supervisor:
         logs.event(log, "container ready", container=cid, seconds=f"{seconds:.3f}")
         return bus_pb2.BootResult(container_id=cid, data_subject=data_subject, boot_seconds=seconds)
 
+    def _port_taken(self, order: bus_pb2.BootOrder) -> str:
+        """Without network namespaces, two web_servers on one port would collide: name the holder."""
+        if order.function.web.kind != spec_pb2.WEB_KIND_WEB_SERVER:
+            return ""
+        if getattr(self._runtime, "network_namespaces", True):
+            return ""
+        for cid, other in self.running.items():
+            web = other.order.function.web
+            if (
+                cid != order.container_id
+                and web.kind == spec_pb2.WEB_KIND_WEB_SERVER
+                and web.port == order.function.web.port
+            ):
+                return (
+                    f"port {web.port} is already used by container {cid} on agent {self.agent_id}, and this agent "
+                    "cannot give containers their own network (it needs root or CAP_SYS_ADMIN for namespaces)"
+                )
+        return ""
+
     async def _start(self, entry: Running) -> str:
         order = entry.order
         cid = order.container_id
+        taken = self._port_taken(order)
+        if taken:
+            return taken
         code_dir = await self._bundles.extracted(order.bundle_id)
         state_dir = self._home / "containers" / cid
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -121,6 +143,8 @@ class Supervisor:
             state_dir=state_dir,
             code_dir=code_dir,
             image_root=Path(image.root),
+            isolate_network=order.function.web.kind == spec_pb2.WEB_KIND_WEB_SERVER,
+            image_tag=image.docker_tag,
         )
         entry.sink = LogSink(self._nc, app_key=order.pool.app, function=order.function.name, container_id=cid)
         container = await self._runtime.launch(spec)

@@ -12,6 +12,7 @@ from opentelemetry import trace
 
 from berth.v1 import build_pb2, build_pb2_grpc
 from services.builder import interpreter, spec_hash
+from services.builder.docker_build import DockerBuilder
 from services.builder.errors import BuildError, BuildTimedOut, InvalidSpec, RuntimeNotSupported
 from services.builder.runtime_layer import RuntimeLayers
 from services.builder.uv_cli import LineSink
@@ -32,9 +33,16 @@ class BuildParams:
 
 class BuilderServicer(build_pb2_grpc.BuilderServicer):
     def __init__(
-        self, *, process: ProcessBuilder, layers: RuntimeLayers, params: BuildParams, tracer: trace.Tracer
+        self,
+        *,
+        process: ProcessBuilder,
+        layers: RuntimeLayers,
+        params: BuildParams,
+        tracer: trace.Tracer,
+        docker: DockerBuilder | None = None,
     ) -> None:
         self._process = process
+        self._docker = docker
         self._layers = layers
         self._params = params
         self._tracer = tracer
@@ -73,13 +81,10 @@ class BuilderServicer(build_pb2_grpc.BuilderServicer):
 
     async def _build(self, request: build_pb2.BuildRequest, on_line: LineSink) -> build_pb2.BuiltImage:
         runtime = request.runtime or PROCESS
-        if runtime == DOCKER:
-            raise RuntimeNotSupported("the docker runtime cannot build images yet; use runtime 'process'")
-        if runtime != PROCESS:
+        if runtime == DOCKER and self._docker is None:
+            raise RuntimeNotSupported("this builder was started without docker builds; use runtime 'process'")
+        if runtime not in (PROCESS, DOCKER):
             raise InvalidSpec(f"unknown runtime {request.runtime!r}: expected 'process' or 'docker'")
-        chosen = await asyncio.to_thread(interpreter.select, request.image.python_version)
-        layer = await asyncio.to_thread(self._layers.describe, chosen)
-        image_id = spec_hash.image_id(request.image, runtime=runtime, layer_id=layer.layer_id)
         stage = "waiting for another build of this image"
 
         def watch(line: str) -> None:
@@ -90,6 +95,11 @@ class BuilderServicer(build_pb2_grpc.BuilderServicer):
 
         try:
             async with asyncio.timeout(self._params.timeout) as deadline:
+                if runtime == DOCKER and self._docker is not None:
+                    return await self._docker.build(request.image, on_line=watch)
+                chosen = await asyncio.to_thread(interpreter.select, request.image.python_version)
+                layer = await asyncio.to_thread(self._layers.describe, chosen)
+                image_id = spec_hash.image_id(request.image, runtime=runtime, layer_id=layer.layer_id)
                 return await self._process.build(
                     request.image, image_id=image_id, interpreter=chosen, layer=layer, on_line=watch
                 )
@@ -102,7 +112,7 @@ class BuilderServicer(build_pb2_grpc.BuilderServicer):
             ) from None
 
 
-_STAGE_PREFIXES = ("step ", "creating virtualenv", "runtime layer")
+_STAGE_PREFIXES = ("step ", "creating virtualenv", "runtime layer", "base image", "docker build")
 
 
 def clip(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:

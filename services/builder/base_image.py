@@ -157,7 +157,7 @@ async def _make(client: Any, home: Path, base: BaseImage, on_line: LineSink) -> 
 
 
 def _trim(rootfs: Path) -> None:
-    """Drops what an image never needs: downloaded .debs and apt lists (the image has no network use for them)."""
+    """Drops what an image never needs: downloaded .debs and apt package lists."""
     for pattern in ("var/cache/apt/archives/*.deb", "var/lib/apt/lists/*_Packages"):
         for path in rootfs.glob(pattern):
             path.unlink(missing_ok=True)
@@ -174,7 +174,9 @@ async def _ensure_debootstrap(on_line: LineSink) -> None:
         )
     on_line("base image: installing debootstrap with apt-get")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    await _run(["apt-get", "install", "-y", "debootstrap"], on_line, what="apt-get install debootstrap", env=env)
+    await _run(
+        ["apt-get", "install", "-y", "debootstrap"], on_line, what="apt-get install debootstrap", env=env
+    )
 
 
 async def _run(argv: list[str], on_line: LineSink, *, what: str, env: dict[str, str] | None = None) -> None:

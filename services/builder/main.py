@@ -13,6 +13,7 @@ import grpc
 
 from berth.v1 import build_pb2_grpc
 from services.builder.api import BuilderServicer, BuildParams
+from services.builder.docker_build import DockerBuilder
 from services.builder.runtime_layer import RuntimeLayers
 from services.builder.venv import ProcessBuilder
 from services.common import auth, bus, config, logs, subjects, tracing
@@ -79,6 +80,7 @@ async def serve(cfg: BuilderConfig) -> None:
             layers=layers,
             params=BuildParams(timeout=float(cfg.build_timeout)),
             tracer=tracer,
+            docker=DockerBuilder(cfg.home),
         )
         server = grpc.aio.server(interceptors=[auth.AuthInterceptor(auth.TokenVerifier(tokens))])
         build_pb2_grpc.add_BuilderServicer_to_server(servicer, server)

@@ -126,6 +126,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
             record.spec.name = name
             await self._store.publish(key, record, routes)
             self._assigner.retire(key, keep_version=version, reason=f"replaced by version {version}")
+            self._assigner.warm(record)
             yield control_pb2.DeployEvent(
                 result=control_pb2.DeployResult(app=name, version=version, urls=record.urls)
             )

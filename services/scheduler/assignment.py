@@ -18,8 +18,9 @@ from typing import Any
 
 from nats.aio.client import Client
 
-from berth.v1 import bus_pb2, spec_pb2
+from berth.v1 import bus_pb2, control_pb2, spec_pb2
 from services.common import bus, logs, subjects, tracing
+from services.common.pools import ParameterError, canonical_params
 from services.scheduler.agents import Agents
 from services.scheduler.pools import ContainerRecord, Pool, State, pool_id
 from services.scheduler.state import AppStore
@@ -118,6 +119,24 @@ class Assigner:
                 pool.retired = True
                 for container in list(pool.containers.values()):
                     self.drain(pool, container, reason)
+
+    def warm(self, record: control_pb2.AppRecord) -> None:
+        """Boots min_containers for each function's default pool right after a deploy, rather
+        than at its first request. Pools of other parameter values warm up once first used."""
+        key_prefix = subjects.app_key(record.spec.name, record.ephemeral)
+        for function in record.spec.functions:
+            if function.web.kind == spec_pb2.WEB_KIND_UNSPECIFIED or not function.scaling.min_containers:
+                continue
+            try:
+                params = canonical_params(function.parameters, b"")
+            except ParameterError:
+                continue  # a required parameter: there is no default pool to keep warm
+            key = bus_pb2.PoolKey(
+                app=key_prefix, function=function.name, version=record.version, params=params
+            )
+            pool = self._pool(key)
+            if pool is not None:
+                self._boot_as_needed(pool)
 
     def containers_of(self, app_key: str) -> list[ContainerRecord]:
         return [c for p in self.pools.values() if p.key.app == app_key for c in p.containers.values()]

@@ -96,6 +96,8 @@ async def run(cfg: SchedulerConfig) -> None:
     agents = Agents()
     assigner = Assigner(nc, store, agents, resolve_env)
     builder = BuilderClient(cfg.builder, cfg.token)
+    for record in store.records.values():
+        assigner.warm(record)
 
     async def traced(msg: Msg, handler: object) -> None:
         token = otel_context.attach(tracing.extract(msg.headers))

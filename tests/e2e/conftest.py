@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,19 +170,51 @@ def start_platform(home: Path, extra_env: dict[str, str] | None = None) -> Platf
     raise TimeoutError(f"berth up was not ready within {UP_TIMEOUT:.0f}s:\n{output.read_text()}")
 
 
-def runner_processes(home: Path) -> list[int]:
-    """Container processes started by the platform whose state lives under `home`."""
+def runner_processes(home: Path, *, with_children: bool = False) -> list[int]:
+    """Runner processes (one per container) of the platform whose state lives under `home`;
+    with_children adds every process the user's code started inside those containers."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             environ = (proc / "environ").read_bytes()
+            cmdline = (proc / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"BERTH_CONTAINER_ID=" in environ and f"BERTH_BOOT={home}".encode() in environ:
+        # User processes inherit the container's environment; the runner is the container.
+        is_runner = b"berth._runtime" in cmdline or with_children
+        if is_runner and b"BERTH_CONTAINER_ID=" in environ and f"BERTH_BOOT={home}".encode() in environ:
             found.append(int(proc.name))
     return found
+
+
+def container_pids(platform: Platform, app: str, *, ephemeral: bool = False) -> list[int]:
+    """Runner processes of one app's containers, found from each container's boot order."""
+    from berth.v1 import bus_pb2
+
+    key = f"{'dev' if ephemeral else 'live'}.{app}"
+    found = []
+    for pid in runner_processes(platform.home):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            boot = next(e for e in environ if e.startswith(b"BERTH_BOOT=")).split(b"=", 1)[1]
+            order = bus_pb2.BootOrder.FromString(Path(boot.decode()).read_bytes())
+        except (OSError, StopIteration):
+            continue
+        if order.pool.app == key:
+            found.append(pid)
+    return found
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 60.0) -> None:
+    """Polls `condition` until it is truthy; fails the test naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 @pytest.fixture(scope="session")
@@ -192,7 +224,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         yield running
     finally:
         code = stop_process(running.process, signal.SIGINT)
-        leftovers = runner_processes(running.home)
+        leftovers = runner_processes(running.home, with_children=True)
         assert code == 0, f"berth up exited with {code}:\n{running.output.read_text()[-3000:]}"
         assert not leftovers, f"container processes outlived berth up: {leftovers}"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -12,10 +11,9 @@ from berth.cli.client import Api
 from berth.cli.config import load
 from berth.cli.loading import bundle, load_app_file
 from berth.v1 import control_pb2
-from tests.e2e.conftest import Platform, runner_processes
+from tests.e2e.conftest import Platform, container_pids, wait_until
 
 APPS = Path(__file__).parent / "apps"
-WAIT = 60.0
 
 pytestmark = pytest.mark.xdist_group("deploy")
 
@@ -36,31 +34,6 @@ def _write(tmp_path: Path, name: str, answer: str, stem: str = "keep") -> Path:
     path = tmp_path / f"{stem}.py"
     path.write_text(VERSION_1.format(name=name, answer=answer))
     return path
-
-
-def _app_processes(platform: Platform, app: str) -> list[int]:
-    from berth.v1 import bus_pb2
-
-    found = []
-    for pid in runner_processes(platform.home):
-        try:
-            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-            boot = next(e for e in environ if e.startswith(b"BERTH_BOOT=")).split(b"=", 1)[1]
-            order = bus_pb2.BootOrder.FromString(Path(boot.decode()).read_bytes())
-        except (OSError, StopIteration):
-            continue
-        if order.pool.app == f"live.{app}":
-            found.append(pid)
-    return found
-
-
-def _wait_for(condition, what: str, timeout: float = WAIT) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def test_deploy_prints_url_and_unknown_host_is_404(platform: Platform, tmp_path: Path) -> None:
@@ -134,11 +107,11 @@ def test_stop_makes_urls_404_and_ends_containers(platform: Platform) -> None:
     url = platform.deploy(APPS / "short_lived.py")["pid"]
     url = platform.deploy(APPS / "crashy.py")["web"]
     assert platform.request("GET", url, "/ok").status_code == 200
-    assert _app_processes(platform, "crashy")
+    assert container_pids(platform, "crashy")
     result = platform.berth("app", "stop", "crashy")
     assert result.returncode == 0, result.stderr
     assert platform.request("GET", url, "/ok").status_code == 404
-    _wait_for(lambda: not _app_processes(platform, "crashy"), "crashy's containers to end")
+    wait_until(lambda: not container_pids(platform, "crashy"), "crashy's containers to end")
     again = platform.berth("app", "stop", "crashy")
     assert again.returncode != 0 and "not deployed" in again.stderr
 
@@ -146,7 +119,7 @@ def test_stop_makes_urls_404_and_ends_containers(platform: Platform) -> None:
 def test_scale_to_zero_and_back(platform: Platform) -> None:
     url = platform.deploy(APPS / "short_lived.py")["pid"]
     first = platform.request("GET", url).json()
-    _wait_for(lambda: not _app_processes(platform, "short-lived"), "scale to zero after scaledown_window=2")
+    wait_until(lambda: not container_pids(platform, "short-lived"), "scale to zero after scaledown_window=2")
     second = platform.request("GET", url)
     assert second.status_code == 200
     assert second.json() != first  # a new container answered

@@ -1,14 +1,21 @@
 """Container runtimes: how a container is started and stopped. `select()` picks one by name."""
 
+from pathlib import Path
+
 from services.agent.runtime.base import Container, LaunchSpec, Runtime
 
 
-def select(name: str) -> Runtime:
+def select(name: str, *, home: Path | None = None, agent_id: str = "") -> Runtime:
     if name == "process":
+        from services.agent.runtime import netns
         from services.agent.runtime.process import ProcessRuntime
 
-        return ProcessRuntime()
-    raise SystemExit(f"unknown runtime {name!r}: this agent supports 'process'")
+        return ProcessRuntime(network_namespaces=netns.supported())
+    if name == "docker":
+        from services.agent.runtime.docker import DockerRuntime
+
+        return DockerRuntime(home=home or Path.home() / ".berth", agent_id=agent_id)
+    raise SystemExit(f"unknown runtime {name!r}: this agent supports 'process' and 'docker'")
 
 
 __all__ = ["Container", "LaunchSpec", "Runtime", "select"]

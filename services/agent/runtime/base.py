@@ -19,6 +19,11 @@ class LaunchSpec:
     code_dir: Path
     image_root: Path
     extra_paths: list[str] = field(default_factory=list)
+    # web_server containers listen on ports of their own choosing; each gets a private network
+    # namespace so several can listen on the same port on one host.
+    isolate_network: bool = False
+    # Docker runtime: the image to run (BuiltImage.docker_tag); "" for the process runtime.
+    image_tag: str = ""
 
 
 class Container(Protocol):

@@ -8,6 +8,7 @@ import contextlib
 import os
 import signal
 
+from services.agent.runtime import netns
 from services.agent.runtime.base import Container, LaunchSpec
 
 
@@ -40,10 +41,23 @@ class ProcessContainer:
             os.killpg(self._process.pid, sig)
 
 
+def _own_session() -> None:
+    os.setsid()
+
+
+def _own_session_and_network() -> None:
+    os.setsid()
+    netns.enter_new_network_namespace()
+
+
 class ProcessRuntime:
     name = "process"
 
+    def __init__(self, *, network_namespaces: bool) -> None:
+        self.network_namespaces = network_namespaces
+
     async def launch(self, spec: LaunchSpec) -> Container:
+        isolate = spec.isolate_network and self.network_namespaces
         process = await asyncio.create_subprocess_exec(
             spec.python,
             "-m",
@@ -53,7 +67,8 @@ class ProcessRuntime:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
+            # A session of its own, so stopping the container can signal everything it started.
+            preexec_fn=_own_session_and_network if isolate else _own_session,  # noqa: PLW1509
             limit=1 << 20,
         )
         return ProcessContainer(spec.container_id, process)

@@ -54,7 +54,8 @@ def test_blank_value_is_kept() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw, expected", [("true", "true"), ("1", "true"), ("Yes", "true"), ("FALSE", "false"), ("0", "false"), ("no", "false")]
+    "raw, expected",
+    [("true", "true"), ("1", "true"), ("Yes", "true"), ("FALSE", "false"), ("0", "false"), ("no", "false")],
 )
 def test_bool_spellings(raw: str, expected: str) -> None:
     assert canonical_params([param("on", BOOL)], f"on={raw}".encode()) == f"on={expected}"

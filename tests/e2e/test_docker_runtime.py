@@ -1,0 +1,159 @@
+"""The Docker runtime end to end: `berth up` with BERTH_RUNTIME=docker (scheduler builds Docker images,
+the agent runs them as containers), real apps deployed and called through the edge.
+
+Needs a Docker engine; no registry: the base image is made locally (debootstrap + docker import) the
+first time, which takes a minute or more; later runs reuse it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import EXAMPLES, Platform, start_platform, stop_process, wait_until
+
+APPS = Path(__file__).parent / "apps"
+
+
+def _docker_client() -> Any:
+    try:
+        import docker
+
+        client = docker.from_env()
+        client.ping()
+    except Exception:  # noqa: BLE001 - any failure means there is no usable engine
+        return None
+    return client
+
+
+def docker_available() -> bool:
+    return _docker_client() is not None
+
+
+SKIP_REASON = "Docker engine absent (docker info failed): Docker runtime tests skipped"
+if not docker_available():
+    print(f"\n{SKIP_REASON}", file=sys.stderr)
+
+pytestmark = [
+    pytest.mark.skipif(not docker_available(), reason=SKIP_REASON),
+    pytest.mark.xdist_group("docker"),
+]
+
+
+@pytest.fixture(scope="session")
+def base_image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """berth-base:bookworm-py3.11, made once per engine (slow the first time, instant after)."""
+    from services.builder import base_image as base
+
+    started = time.monotonic()
+    tag = asyncio.run(
+        base.ensure(
+            _docker_client(),
+            tmp_path_factory.mktemp("base-home"),
+            on_line=lambda line: print(f"[base image] {line}", file=sys.stderr),
+        )
+    )
+    print(f"[base image] {tag} ready in {time.monotonic() - started:.1f}s", file=sys.stderr)
+    return tag
+
+
+def _berth_containers(owner: str) -> list[Any]:
+    """Containers labelled for this platform's agent (ones removed while listing are left out)."""
+    import docker.errors
+
+    client = _docker_client()
+    found = []
+    for summary in client.api.containers(all=True, filters={"label": f"berth.owner={owner}"}):
+        try:
+            found.append(client.containers.get(summary["Id"]))
+        except docker.errors.NotFound:
+            continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def docker_platform(base_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    from services.agent.runtime.docker import owner_label
+
+    home = tmp_path_factory.mktemp("berth-docker-home")
+    running = start_platform(home, {"BERTH_RUNTIME": "docker"})
+    try:
+        yield running
+    finally:
+        code = stop_process(running.process, signal.SIGINT)
+        left = _berth_containers(owner_label(home))
+        for container in left:
+            container.remove(force=True)
+        assert code == 0, f"berth up exited with {code}:\n{running.output.read_text()[-3000:]}"
+        assert not left, f"containers outlived berth up: {[c.name for c in left]}"
+
+
+def _owner(platform: Platform) -> str:
+    from services.agent.runtime.docker import owner_label
+
+    return owner_label(platform.home)
+
+
+def _stop_app(platform: Platform, app: str) -> None:
+    result = platform.berth("app", "stop", app, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_hello_runs_in_a_container(docker_platform: Platform) -> None:
+    url = docker_platform.deploy(EXAMPLES / "hello.py")["f"]
+    started = time.monotonic()
+    response = docker_platform.request("GET", url)
+    cold = time.monotonic() - started
+    assert response.status_code == 200, response.text
+    assert response.json() == "Hello world!"
+    print(f"\n[docker] cold start (deploy done -> response): {cold * 1000:.0f} ms", file=sys.stderr)
+    containers = _berth_containers(_owner(docker_platform))
+    assert len(containers) == 1 and containers[0].image.tags[0].startswith("berth-img:")
+    _stop_app(docker_platform, "hello")
+    wait_until(lambda: not _berth_containers(_owner(docker_platform)), "hello's container to be removed")
+
+
+def test_fastapi_post_sees_the_images_env_and_python(docker_platform: Platform) -> None:
+    url = docker_platform.deploy(APPS / "docker_echo.py")["echo"]
+    response = docker_platform.request("POST", url, json={"x": 21})
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "x2": 42,
+        "greeting": 'hi "there" $HOME',
+        "in_docker": True,
+        "python": "/usr/bin/python3",
+        "cwd": "/berth/code",
+    }
+    _stop_app(docker_platform, "docker-echo")
+    wait_until(lambda: not _berth_containers(_owner(docker_platform)), "docker-echo's container to go")
+
+
+def _serving(container: Any) -> bool:
+    import docker.errors
+
+    try:
+        container.reload()
+        top = container.top() if container.status == "running" else {}
+    except docker.errors.NotFound:
+        return False
+    return any("http.server" in " ".join(row) for row in top.get("Processes") or [])
+
+
+def test_two_web_servers_share_port_8000(docker_platform: Platform) -> None:
+    url = docker_platform.deploy(APPS / "file_server_pair.py")["my_file_server"]
+    owner = _owner(docker_platform)
+    wait_until(lambda: len(_berth_containers(owner)) == 2, "min_containers=2 to boot")
+    response = docker_platform.request("GET", url)
+    assert response.status_code == 200 and "Directory listing for /" in response.text
+    wait_until(lambda: all(_serving(c) for c in _berth_containers(owner)), "an http.server on :8000 in both")
+    assert not any(c.ports for c in _berth_containers(owner))  # nothing published on the host
+    assert "Address already in use" not in docker_platform.logs("file-server-pair")
+    _stop_app(docker_platform, "file-server-pair")
+    wait_until(lambda: not _berth_containers(owner), "no berth container left after `berth app stop`")
