@@ -117,7 +117,7 @@ def _check_target(decorator: str, fn: object, *, factory: bool) -> None:
 
 
 def _common(decorator: str, label: str | None, custom_domains: Iterable[str] | None) -> tuple[str, ...]:
-    if label is not None and (not isinstance(label, str) or not _LABEL.match(label)):
+    if label is not None and (not isinstance(label, str) or not _LABEL.fullmatch(label)):
         raise InvalidError(
             f"{decorator}(label={label!r}): a label is lowercase letters, digits and dashes "
             "(at most 63, not starting or ending with a dash)"

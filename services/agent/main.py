@@ -71,9 +71,8 @@ async def run(cfg: AgentConfig) -> None:
     runtime = select(cfg.runtime, home=cfg.home, agent_id=cfg.agent_id)
     isolation = getattr(runtime, "network_namespaces", None)
     if isolation is not None:
-        print(
-            f"berth-agent web_server containers get their own network namespace: {'yes' if isolation else 'no'}"
-        )
+        answer = "yes" if isolation else "no (needs root or CAP_SYS_ADMIN)"
+        print(f"berth-agent web_server containers get their own network namespace: {answer}")
     supervisor = Supervisor(nc, cfg.agent_id, runtime, BundleCache(store, cfg.home / "agent" / "code"), home)
     background: set[asyncio.Task[None]] = set()
 

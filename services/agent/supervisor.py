@@ -85,8 +85,8 @@ class Supervisor:
                 and web.port == order.function.web.port
             ):
                 return (
-                    f"port {web.port} is already used by container {cid} on agent {self.agent_id}, and this agent "
-                    "cannot give containers their own network (it needs root or CAP_SYS_ADMIN for namespaces)"
+                    f"port {web.port} is already used by container {cid} on agent {self.agent_id}, "
+                    "and this agent cannot give containers their own network (it needs root or CAP_SYS_ADMIN for namespaces)"
                 )
         return ""
 

@@ -32,7 +32,7 @@ class Interpreter:
 
 def parse_version(python_version: str) -> str:
     """ "3.11" or "3.11.4" -> "3.11"; anything else is an InvalidSpec."""
-    match = _VERSION.match(python_version.strip())
+    match = _VERSION.fullmatch(python_version.strip())
     if not match:
         raise InvalidSpec(f"python_version {python_version!r} is not a version like 3.11")
     return f"{match.group(1)}.{match.group(2)}"
@@ -50,7 +50,7 @@ def probe(path: str) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     version = out.stdout.strip()
-    return version if out.returncode == 0 and _VERSION.match(version) else None
+    return version if out.returncode == 0 and _VERSION.fullmatch(version) else None
 
 
 def path_candidates(path_env: str | None = None) -> dict[str, str]:
@@ -62,7 +62,7 @@ def path_candidates(path_env: str | None = None) -> dict[str, str]:
         except OSError:
             continue
         for name in names:
-            match = _CANDIDATE.match(name)
+            match = _CANDIDATE.fullmatch(name)
             full = os.path.join(directory, name)
             if match and os.access(full, os.X_OK):
                 found.setdefault(f"{match.group(1)}.{match.group(2)}", full)

@@ -138,8 +138,14 @@ class PoolSlots:
             self._ask_soon()
 
     def drop(self, container_id: str) -> None:
-        """The container is gone; forget the lease without waiting for its streams."""
-        self.leases.pop(container_id, None)
+        """The container is gone; forget the lease without waiting for its streams, and make sure
+        streams still ending on it cannot hand its slot to a waiting request."""
+        lease = self.leases.pop(container_id, None)
+        if lease is not None:
+            lease.revoked = True
+        if self._waiters and self._free() is None:
+            self._asked_for = 0
+            self._ask_soon()
 
     def fail(self, status: int, message: str) -> None:
         while self._waiters:

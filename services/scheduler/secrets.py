@@ -43,12 +43,12 @@ class SecretStore:
         self._aead = AESGCM(key)
 
     async def create(self, name: str, values: dict[str, str], *, force: bool) -> None:
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise SecretError(f"secret name {name!r} must be letters, digits, '.', '_' or '-' (at most 64)")
         if not values:
             raise SecretError("a secret needs at least one KEY=VALUE")
         for env_key in values:
-            if not _ENV_KEY.match(env_key):
+            if not _ENV_KEY.fullmatch(env_key):
                 raise SecretError(f"{env_key!r} is not a valid environment variable name")
         if not force and await self._get(name) is not None:
             raise FileExistsError(f"secret {name!r} already exists; pass --force to replace it")

@@ -245,9 +245,11 @@ async def test_unavailable_python_and_docker_runtime_are_refused(
     assert bad_python.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "python_version 3.1 is not available on this host" in (bad_python.value.details() or "")
 
+    # Docker images run the base image's python3 (3.11); the check needs no Docker engine.
     with pytest.raises(grpc.aio.AioRpcError) as docker:
-        await build(stub, pip_spec("six"), builder.token, runtime="docker")
-    assert docker.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        await build(stub, spec_pb2.ImageSpec(python_version="3.12"), builder.token, runtime="docker")
+    assert docker.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not available on the docker runtime" in (docker.value.details() or "")
 
 
 async def test_build_that_exceeds_the_timeout_is_stopped_and_reported(

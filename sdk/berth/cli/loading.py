@@ -27,6 +27,28 @@ class LoadedApp:
     sources: dict[str, bytes]  # bundle path -> content
 
 
+def _import(path: Path) -> ModuleType:
+    directory = str(path.parent)
+    sys.path.insert(0, directory)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    previous = sys.modules.get(path.stem)
+    sys.modules[path.stem] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        # A failed import must not leave a half-made module behind, nor hide the one it replaced.
+        if previous is not None:
+            sys.modules[path.stem] = previous
+        else:
+            sys.modules.pop(path.stem, None)
+        raise
+    finally:
+        sys.path.remove(directory)
+    return module
+
+
 def load_app_file(path: Path) -> LoadedApp:
     """Imports `path` the way a container will, and finds its App. Errors say where and why."""
     path = path.resolve()
@@ -34,15 +56,8 @@ def load_app_file(path: Path) -> LoadedApp:
         raise InvalidError(f"{path}: no such file")
     if path.suffix != ".py":
         raise InvalidError(f"{path}: an app file must be a .py file")
-    directory = str(path.parent)
-    before = set(sys.modules)
-    sys.path.insert(0, directory)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = module
     try:
-        spec.loader.exec_module(module)
+        module = _import(path)
     except SyntaxError as exc:
         where = f"{exc.filename}:{exc.lineno}" if exc.lineno else str(exc.filename)
         text = (exc.text or "").rstrip("\n")
@@ -55,11 +70,11 @@ def load_app_file(path: Path) -> LoadedApp:
         raise InvalidError(
             f"importing {path.name} failed: {type(exc).__name__}: {exc}\n{trace}".rstrip()
         ) from None
-    finally:
-        sys.path.remove(directory)
     app = find_app(module)
     sources = {path.name: path.read_bytes()}
-    for name in sorted(set(sys.modules) - before):
+    # Every module loaded from beside the app travels with it, whether this import or an
+    # earlier one (a second load in one process, e.g. `berth serve`) brought it in.
+    for name in sorted(sys.modules):
         local = _local_source(sys.modules.get(name), path.parent)
         if local is not None and local != path:
             sources[str(local.relative_to(path.parent))] = local.read_bytes()

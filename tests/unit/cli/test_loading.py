@@ -106,7 +106,6 @@ def test_sibling_modules_travel_with_the_app(tmp_path: Path, stem: str) -> None:
     assert "unused.py" not in archive.namelist()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: loading.py:62 bundles only modules new to sys.modules")
 def test_second_load_in_one_process_still_bundles_siblings(tmp_path: Path, stem: str) -> None:
     write(tmp_path, f"helper_{stem}.py", "GREETING = 'hi'\n")
     path = write(tmp_path, f"{stem}.py", f"import helper_{stem}\n{APP}")

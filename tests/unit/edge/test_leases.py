@@ -179,9 +179,6 @@ async def test_second_waiter_waits_for_the_demand_in_flight(sched: Scheduler, sl
     assert (await first) is (await second)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: leases.py:141 drop() leaves the Lease usable; release() hands it on"
-)
 async def test_dropped_lease_is_not_handed_to_waiters(sched: Scheduler, slots: PoolSlots) -> None:
     slots.grant(grant("c1"))
     lease = await slots.acquire(timeout=1)

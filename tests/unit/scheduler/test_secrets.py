@@ -154,13 +154,11 @@ async def test_delete() -> None:
     assert await secrets.summaries() == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: secrets.py:21 `$` matches before a trailing newline")
 async def test_name_with_trailing_newline_rejected() -> None:
     with pytest.raises(SecretError):
         await store().create("db\n", {"K": "v"}, force=False)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: secrets.py:22 `$` matches before a trailing newline")
 async def test_env_key_with_trailing_newline_rejected() -> None:
     with pytest.raises(SecretError):
         await store().create("ok", {"KEY\n": "v"}, force=False)
