@@ -86,7 +86,8 @@ class Supervisor:
             ):
                 return (
                     f"port {web.port} is already used by container {cid} on agent {self.agent_id}, "
-                    "and this agent cannot give containers their own network (it needs root or CAP_SYS_ADMIN for namespaces)"
+                    "and this agent cannot give containers their own network "
+                    "(network namespaces need root or CAP_SYS_ADMIN)"
                 )
         return ""
 
