@@ -10,7 +10,7 @@ from nats.aio.client import Client
 from berth.v1 import bus_pb2
 from services.common import bus, logs, subjects, tracing
 from services.common.pools import ParameterError, canonical_params, pool_id
-from services.edge.leases import PoolFailed, PoolSlots
+from services.edge.leases import Lease, PoolFailed, PoolSlots
 from services.edge.proxy import plain, relay_http
 from services.edge.relay import Relay
 from services.edge.routing import RouteTable, host_label
@@ -80,7 +80,7 @@ class Edge:
         if "--" not in label:
             await self._platform(scope, send)
             return
-        route = self._routes.resolve(host)
+        route = self._routes.resolve(host) or await self._routes.fetch(host)
         if route is None:
             await plain(send, 404, f"no app is deployed at {host or 'this host'}")
             return
@@ -96,11 +96,13 @@ class Edge:
             key = bus_pb2.PoolKey(
                 app=route.app, function=route.function, version=route.version, params=params
             )
-            slots = self._slots(key)
             try:
-                lease = await slots.acquire(QUEUE_TIMEOUT)
+                slots, lease = await self._acquire(host, key)
             except PoolFailed as exc:
-                await plain(send, exc.status, str(exc))
+                if exc.status == 404 and await self._routes.fetch(host) is None:
+                    await plain(send, 404, f"no app is deployed at {host or 'this host'}")
+                else:
+                    await plain(send, exc.status, str(exc))
                 return
             except TimeoutError:
                 await plain(send, 503, f"no container became free within {QUEUE_TIMEOUT:.0f}s")
@@ -109,6 +111,20 @@ class Edge:
                 await relay_http(scope, receive, send, self._relay, lease, route.timeout or 300.0)
             finally:
                 slots.release(lease)
+
+    async def _acquire(self, host: str, key: bus_pb2.PoolKey) -> tuple[PoolSlots, Lease]:
+        slots = self._slots(key)
+        try:
+            return slots, await slots.acquire(QUEUE_TIMEOUT)
+        except PoolFailed as exc:
+            # The scheduler retired this version: the edge's copy of the route lagged a redeploy.
+            # Re-read the route and try the new version's pool once.
+            fresh = await self._routes.fetch(host) if exc.status == 404 else None
+            if fresh is None or fresh.version == key.version:
+                raise
+        key = bus_pb2.PoolKey(app=key.app, function=key.function, version=fresh.version, params=key.params)
+        slots = self._slots(key)
+        return slots, await slots.acquire(QUEUE_TIMEOUT)
 
     async def _platform(self, scope: dict[str, Any], send: Any) -> None:
         if scope.get("path") == "/healthz":

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 
+from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from berth.v1 import control_pb2
@@ -44,6 +45,24 @@ class RouteTable:
 
     def resolve(self, host: str) -> control_pb2.Route | None:
         return self._routes.get(host_label(host))
+
+    async def fetch(self, host: str) -> control_pb2.Route | None:
+        """Reads the route from the bucket itself. Used when the local copy misses or looks stale:
+        a deploy returns as soon as it has written its routes, and the watch may lag by a moment,
+        so a 404 or a retired version is only believed after this check."""
+        label = host_label(host)
+        try:
+            entry = await self._kv.get(label)
+        except KeyNotFoundError:
+            self._routes.pop(label, None)
+            return None
+        if not entry.value:
+            return None
+        route = control_pb2.Route.FromString(entry.value)
+        current = self._routes.get(label)
+        if current is None or current.version <= route.version:
+            self._routes[label] = route
+        return route
 
 
 def host_label(host: str) -> str:

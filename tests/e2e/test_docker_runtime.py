@@ -157,3 +157,44 @@ def test_two_web_servers_share_port_8000(docker_platform: Platform) -> None:
     assert "Address already in use" not in docker_platform.logs("file-server-pair")
     _stop_app(docker_platform, "file-server-pair")
     wait_until(lambda: not _berth_containers(owner), "no berth container left after `berth app stop`")
+
+
+def _image_tags() -> set[str]:
+    return {tag for image in _docker_client().images.list() for tag in image.tags}
+
+
+def test_builder_caches_by_tag_and_leaves_no_tag_when_a_package_is_unknown(
+    base_image: str, tmp_path: Path
+) -> None:
+    import grpc
+
+    from berth.v1 import spec_pb2
+    from services.builder.docker_build import DockerBuilder
+    from services.builder.errors import BuildFailed
+
+    builder = DockerBuilder(tmp_path)
+    marker = {"BERTH_TEST_RUN": str(time.time_ns())}  # a fresh image every run
+    spec = spec_pb2.ImageSpec(
+        steps=[spec_pb2.ImageStep(env=spec_pb2.EnvVars(vars=marker)), spec_pb2.ImageStep(workdir="/srv")]
+    )
+    lines: list[str] = []
+    first = asyncio.run(builder.build(spec, on_line=lines.append))
+    again = asyncio.run(builder.build(spec, on_line=lines.append))
+    try:
+        assert not first.cache_hit and again.cache_hit and again.installed == 0
+        assert first.docker_tag == again.docker_tag == f"berth-img:{first.image_id[:32]}"
+        assert first.workdir == "/srv" and first.env == marker
+        assert any(line.startswith("docker build berth-img:") for line in lines)
+    finally:
+        _docker_client().images.remove(first.docker_tag)
+
+    before = _image_tags()
+    unknown = spec_pb2.ImageSpec(
+        steps=[spec_pb2.ImageStep(pip_install=spec_pb2.PipInstall(packages=["berth-no-such-package-xyz"]))]
+    )
+    with pytest.raises(BuildFailed) as failed:
+        asyncio.run(builder.build(unknown, on_line=lambda line: None))
+    assert failed.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "pip_install(berth-no-such-package-xyz)" in failed.value.message
+    assert "berth-no-such-package-xyz" in failed.value.message.split("\n", 1)[1]  # uv's own words
+    assert _image_tags() == before

@@ -15,6 +15,10 @@ from berth._app import App
 from berth._errors import InvalidError
 from berth._spec import find_app
 
+_SKIPPED = {".venv", "venv", "site-packages", "__pycache__", "node_modules", "build", "dist"}
+MAX_SOURCE_FILES = 2000
+MAX_SOURCE_BYTES = 64 << 20
+
 # Fixed timestamps make the bundle's bytes, and so its id, depend on the sources alone.
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -71,27 +75,29 @@ def load_app_file(path: Path) -> LoadedApp:
             f"importing {path.name} failed: {type(exc).__name__}: {exc}\n{trace}".rstrip()
         ) from None
     app = find_app(module)
+    return LoadedApp(app=app, module=module, path=path, sources=local_sources(path))
+
+
+def local_sources(path: Path) -> dict[str, bytes]:
+    """The app file and the Python files beside it (packages below included): what its code can
+    import, whether at module level or lazily inside a function. Virtualenvs, caches and hidden
+    directories are skipped; a directory too big to be an app's source is refused."""
+    root = path.parent
     sources = {path.name: path.read_bytes()}
-    # Every module loaded from beside the app travels with it, whether this import or an
-    # earlier one (a second load in one process, e.g. `berth serve`) brought it in.
-    for name in sorted(sys.modules):
-        local = _local_source(sys.modules.get(name), path.parent)
-        if local is not None and local != path:
-            sources[str(local.relative_to(path.parent))] = local.read_bytes()
-    return LoadedApp(app=app, module=module, path=path, sources=sources)
-
-
-def _local_source(module: ModuleType | None, root: Path) -> Path | None:
-    """Modules imported from beside the app file travel with it, as the hosted service does."""
-    file = getattr(module, "__file__", None)
-    if not file:
-        return None
-    source = Path(file).resolve()
-    if source.suffix != ".py" or root not in source.parents:
-        return None
-    if any(part in (".venv", "venv", "site-packages") for part in source.relative_to(root).parts):
-        return None
-    return source
+    total = len(sources[path.name])
+    for source in sorted(root.rglob("*.py")):
+        relative = source.relative_to(root)
+        if source == path or any(part in _SKIPPED or part.startswith(".") for part in relative.parts[:-1]):
+            continue
+        content = source.read_bytes()
+        total += len(content)
+        if len(sources) >= MAX_SOURCE_FILES or total > MAX_SOURCE_BYTES:
+            raise InvalidError(
+                f"{root} holds more Python source than an app bundle takes ({MAX_SOURCE_FILES} files, "
+                f"{MAX_SOURCE_BYTES >> 20} MiB): move the app file into a directory of its own"
+            )
+        sources[str(relative)] = content
+    return sources
 
 
 def bundle(sources: dict[str, bytes]) -> bytes:

@@ -25,6 +25,12 @@ def _parser() -> argparse.ArgumentParser:
     deploy = commands.add_parser("deploy", help="deploy an app file and print its URLs")
     deploy.add_argument("file", type=Path)
     deploy.add_argument("--name", default=None, help="app name when the file's App() has none")
+    # `berth serve` deploys through this: an ephemeral app with -dev URLs.
+    deploy.add_argument("--dev", action="store_true", help=argparse.SUPPRESS)
+
+    serve = commands.add_parser("serve", help="run an app with -dev URLs, redeploying on every save")
+    serve.add_argument("file", type=Path)
+    serve.add_argument("--name", default=None, help="app name when the file's App() has none")
 
     app = commands.add_parser("app", help="manage deployed apps")
     app_commands = app.add_subparsers(dest="app_command", required=True, metavar="SUBCOMMAND")
@@ -68,11 +74,19 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "deploy":
         from berth.cli.deploy import deploy_file
 
-        result = deploy_file(args.file, name=args.name)
-        print(f"deployed {result.app} (version {result.version})", file=sys.stderr)
+        result = deploy_file(args.file, name=args.name, ephemeral=args.dev)
+        print(
+            f"{'served' if args.dev else 'deployed'} {result.app} (version {result.version})", file=sys.stderr
+        )
+        if args.dev:
+            print(f"app-name: {result.app}")
         for url in result.urls:
             print(f"{url.function}: {url.url}")
         return 0
+    if args.command == "serve":
+        from berth.cli.serve import serve
+
+        return serve(args.file, name=args.name, api=Api())
     from berth.cli import apps, secrets
 
     api = Api()

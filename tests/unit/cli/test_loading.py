@@ -95,15 +95,17 @@ def test_sibling_modules_travel_with_the_app(tmp_path: Path, stem: str) -> None:
     write(tmp_path, f"helper_{stem}.py", "GREETING = 'hi'\n")
     write(tmp_path, f"pkg_{stem}/__init__.py", "")
     write(tmp_path, f"pkg_{stem}/util.py", "X = 1\n")
-    write(tmp_path, "unused.py", "raise RuntimeError('never imported')\n")
+    # Imported lazily, inside a function: it must travel too, though loading never imports it.
+    write(tmp_path, "lazy.py", "raise RuntimeError('not imported at load time')\n")
+    write(tmp_path, ".venv/lib/site.py", "X = 1\n")
+    write(tmp_path, "__pycache__/junk.py", "X = 1\n")
     path = write(tmp_path, f"{stem}.py", f"import helper_{stem}\nimport pkg_{stem}.util\n{APP}")
     loaded = load_app_file(path)
     assert sorted(loaded.sources) == sorted(
-        [f"{stem}.py", f"helper_{stem}.py", f"pkg_{stem}/__init__.py", f"pkg_{stem}/util.py"]
+        [f"{stem}.py", f"helper_{stem}.py", f"pkg_{stem}/__init__.py", f"pkg_{stem}/util.py", "lazy.py"]
     )
     archive = zipfile.ZipFile(io.BytesIO(bundle(loaded.sources)))
     assert archive.read(f"helper_{stem}.py") == b"GREETING = 'hi'\n"
-    assert "unused.py" not in archive.namelist()
 
 
 def test_second_load_in_one_process_still_bundles_siblings(tmp_path: Path, stem: str) -> None:
