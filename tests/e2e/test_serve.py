@@ -66,7 +66,11 @@ def test_serve_updates_on_save_and_cleans_up(platform: Platform, tmp_path: Path)
             url = found.group(1) if found else ""
         assert url.startswith("http://local--live-app-f-dev.localhost:"), "".join(seen)
         first = platform.request("GET", url)
-        assert first.status_code == 200 and first.json() == "dev v1", (first.status_code, first.text, "".join(seen))
+        assert first.status_code == 200 and first.json() == "dev v1", (
+            first.status_code,
+            first.text,
+            "".join(seen),
+        )
         assert platform.request("GET", deployed).json() == "v1"  # the deployed app is untouched
 
         (tmp_path / "helper.py").write_text('ANSWER = "dev v2"\n')  # a local module, not the app file

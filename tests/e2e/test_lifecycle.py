@@ -1,0 +1,30 @@
+"""Container lifecycle as users see it in `berth app logs`: enter, exit and lifespan hooks run
+once per container, and the shutdown ones run when the container scales down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Platform, container_pids, wait_until
+
+APPS = Path(__file__).parent / "apps"
+
+pytestmark = pytest.mark.xdist_group("lifecycle")
+
+
+def test_hooks_run_once_and_shutdown_hooks_run_on_scale_down(platform: Platform) -> None:
+    urls = platform.deploy(APPS / "hooks.py")
+    counter, lifespan = urls["Counter.next"], urls["with_lifespan"]
+    assert [platform.request("GET", counter, "/?start=10").json() for _ in range(3)] == [11, 12, 13]
+    assert platform.request("GET", lifespan).json() == "up"
+    wait_until(lambda: not container_pids(platform, "hooks"), "both containers to scale down", timeout=60)
+    logs = platform.logs("hooks")
+    assert logs.count("enter ran with start=10") == 1, logs
+    assert "exit ran after 3 requests" in logs, logs
+    assert logs.count("lifespan startup") == 1 and "lifespan shutdown" in logs, logs
+    # Each line names its container and carries a timestamp.
+    line = next(line for line in logs.splitlines() if "exit ran after" in line)
+    stamp, container, stream = line.split(" ", 3)[:3]
+    assert stamp[:4].isdigit() and container.startswith("c") and stream == "stdout:"
