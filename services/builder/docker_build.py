@@ -16,6 +16,7 @@ tag that exists is a complete image: that is the cache check.
 from __future__ import annotations
 
 import asyncio
+import compileall
 import hashlib
 import platform
 import re
@@ -47,6 +48,8 @@ RUNTIME_REPO = "berth-runtime"
 CONTAINER_PYTHON = "/usr/bin/python3"
 # glibc of each suite, for the manylinux tag uv resolves wheels for.
 GLIBC = {"bookworm": "2_36"}
+# Changes whenever how the runtime layer is made changes, so its id (and every image's) changes too.
+_LAYER_RECIPE = "uv --target --compile-bytecode; berth package compiled"
 _SHEBANG_SH = re.compile(rb"^#!/bin/sh\n'''exec' .*?python[\d.]*\"? \"\$0\" \"\$@\"\n' '''\n", re.DOTALL)
 
 
@@ -177,7 +180,8 @@ class DockerBuilder:
     def layer_id(self) -> str:
         base = base_image.BaseImage()
         reqs = runtime_layer.requirements()
-        recipe = hashlib.sha256((runtime_dockerfile(base.tag, base.python) + pth_text()).encode()).hexdigest()
+        recipe_text = runtime_dockerfile(base.tag, base.python) + pth_text() + _LAYER_RECIPE
+        recipe = hashlib.sha256(recipe_text.encode()).hexdigest()
         return runtime_layer.layer_id(reqs, f"{base.python}/{base.tag}/{recipe}", runtime_layer.package_dir())
 
     async def build(self, spec: spec_pb2.ImageSpec, *, on_line: LineSink) -> build_pb2.BuiltImage:
@@ -221,6 +225,7 @@ class DockerBuilder:
                     target = context / "runtime" / "berth" / path.relative_to(source)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(path, target)
+                await asyncio.to_thread(_compile, context / "runtime" / "berth", base.python)
                 (context / PTH_NAME).write_text(pth_text())
                 (context / "Dockerfile").write_text(runtime_dockerfile(base.tag, base.python))
                 on_line(f"runtime layer {layer_id[:12]}: docker build {tag}")
@@ -280,6 +285,12 @@ class _TempDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+def _compile(package: Path, python: str) -> None:
+    """Bytecode for the copied berth package, when this interpreter's is the image's (same magic)."""
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == python:
+        compileall.compile_dir(str(package), quiet=1)
+
+
 def _from_env() -> Any:
     import docker
     import docker.errors
@@ -320,6 +331,8 @@ def uv_install_args(target: Path, packages: Iterable[str], base: base_image.Base
         python_platform(platform.machine(), base.suite),
         "--python-version",
         base.python,
+        # Bytecode made here (same 3.11 magic), so containers do not recompile on every cold start.
+        "--compile-bytecode",
         *packages,
     ]
 

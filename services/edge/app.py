@@ -46,6 +46,9 @@ class Edge:
             if holders:
                 for pool in holders:
                     pool.revoke(cid)
+                    if pool.unused():
+                        # Old versions' pools would otherwise pile up over many deploys.
+                        self._pools.pop(pool_id(pool.key), None)
             else:
                 await self._released(cid)
         elif kind == "failure":

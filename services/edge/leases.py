@@ -76,6 +76,9 @@ class PoolSlots:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
 
+    def unused(self) -> bool:
+        return not self.leases and not self._waiters
+
     def _waiting(self) -> int:
         return sum(1 for w in self._waiters if not w.done())
 

@@ -110,8 +110,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
                 images[function.name] = built[blob]
             bundle_id = hashlib.sha256(request.bundle).hexdigest()
             await self._bundles.put(bundle_id, request.bundle)
-            previous = self._store.get(key)
-            version = (previous.version if previous else 0) + 1
+            version = self._store.next_version(key)
             for route in routes:
                 route.version = version
             record = control_pb2.AppRecord(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from berth.v1 import control_pb2
+from berth.v1 import control_pb2, spec_pb2
 
 
 class AppStore:
@@ -13,6 +13,7 @@ class AppStore:
         self._apps = apps
         self._routes = routes
         self.records: dict[str, control_pb2.AppRecord] = {}
+        self._versions: dict[str, int] = {}
 
     async def load(self) -> None:
         """Rebuilds the in-memory view after a restart."""
@@ -26,10 +27,17 @@ class AppStore:
             except KeyNotFoundError:
                 continue
             if entry.value:
-                self.records[key] = control_pb2.AppRecord.FromString(entry.value)
+                record = control_pb2.AppRecord.FromString(entry.value)
+                self._versions[key] = record.version
+                if not record.stopped:
+                    self.records[key] = record
 
     def get(self, key: str) -> control_pb2.AppRecord | None:
         return self.records.get(key)
+
+    def next_version(self, key: str) -> int:
+        """Versions only grow, across stops too."""
+        return self._versions.get(key, 0) + 1
 
     async def route_owner(self, host_label: str) -> control_pb2.Route | None:
         try:
@@ -46,6 +54,7 @@ class AppStore:
             await self._routes.put(route.host_label, route.SerializeToString())
         await self._apps.put(key, record.SerializeToString())
         self.records[key] = record
+        self._versions[key] = record.version
         if previous is not None:
             await self._delete_routes(previous, keep={r.host_label for r in routes})
 
@@ -54,7 +63,10 @@ class AppStore:
         if record is None:
             return None
         await self._delete_routes(record, keep=set())
-        await self._apps.delete(key)
+        tombstone = control_pb2.AppRecord(
+            spec=spec_pb2.AppSpec(name=record.spec.name), version=record.version, stopped=True
+        )
+        await self._apps.put(key, tombstone.SerializeToString())
         return record
 
     async def _delete_routes(self, record: control_pb2.AppRecord, keep: set[str]) -> None:

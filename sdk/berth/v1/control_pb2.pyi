@@ -183,7 +183,7 @@ class AppLogsRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., follow: _Optional[bool] = ..., ephemeral: _Optional[bool] = ...) -> None: ...
 
 class AppRecord(_message.Message):
-    __slots__ = ("spec", "version", "bundle_id", "images", "ephemeral", "deployed_at_ms", "urls")
+    __slots__ = ("spec", "version", "bundle_id", "images", "ephemeral", "deployed_at_ms", "urls", "stopped")
     class ImagesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -198,6 +198,7 @@ class AppRecord(_message.Message):
     EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
     DEPLOYED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     URLS_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_FIELD_NUMBER: _ClassVar[int]
     spec: _spec_pb2.AppSpec
     version: int
     bundle_id: str
@@ -205,7 +206,8 @@ class AppRecord(_message.Message):
     ephemeral: bool
     deployed_at_ms: int
     urls: _containers.RepeatedCompositeFieldContainer[FunctionUrl]
-    def __init__(self, spec: _Optional[_Union[_spec_pb2.AppSpec, _Mapping]] = ..., version: _Optional[int] = ..., bundle_id: _Optional[str] = ..., images: _Optional[_Mapping[str, _build_pb2.BuiltImage]] = ..., ephemeral: _Optional[bool] = ..., deployed_at_ms: _Optional[int] = ..., urls: _Optional[_Iterable[_Union[FunctionUrl, _Mapping]]] = ...) -> None: ...
+    stopped: bool
+    def __init__(self, spec: _Optional[_Union[_spec_pb2.AppSpec, _Mapping]] = ..., version: _Optional[int] = ..., bundle_id: _Optional[str] = ..., images: _Optional[_Mapping[str, _build_pb2.BuiltImage]] = ..., ephemeral: _Optional[bool] = ..., deployed_at_ms: _Optional[int] = ..., urls: _Optional[_Iterable[_Union[FunctionUrl, _Mapping]]] = ..., stopped: _Optional[bool] = ...) -> None: ...
 
 class Route(_message.Message):
     __slots__ = ("host_label", "app", "function", "version", "ephemeral", "parameters", "requires_proxy_auth", "timeout")

@@ -105,43 +105,48 @@ def remove_leftovers(client: Any, owner: str) -> int:
 
 
 class DockerContainer:
+    """A running container; three threads of its own block on Docker (log streams and the exit),
+    so any number of containers never exhaust the event loop's default executor."""
+
     def __init__(self, container_id: str, container: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.container_id = container_id
         self._container = container
         self._loop = loop
         self.stdout = asyncio.StreamReader(limit=1 << 20)
         self.stderr = asyncio.StreamReader(limit=1 << 20)
-        self._exit: asyncio.Future[int] | None = None
+        self._exit: asyncio.Future[int] = loop.create_future()
         self._pumps = [
             threading.Thread(target=self._pump, args=(self.stdout, True), daemon=True),
             threading.Thread(target=self._pump, args=(self.stderr, False), daemon=True),
         ]
         for pump in self._pumps:
             pump.start()
+        threading.Thread(target=self._wait_and_remove, daemon=True).start()
 
     def _pump(self, reader: asyncio.StreamReader, stdout: bool) -> None:
-        import docker.errors
-
         try:
             for chunk in self._container.logs(stream=True, follow=True, stdout=stdout, stderr=not stdout):
                 self._loop.call_soon_threadsafe(reader.feed_data, chunk)
-        except docker.errors.DockerException:
-            pass  # the container is gone; whatever it wrote has been forwarded
+        except Exception:  # noqa: BLE001 - the container or the engine went away: the stream ends
+            log.debug("log stream of %s ended", self.container_id, exc_info=True)
         finally:
             with contextlib.suppress(RuntimeError):  # the loop may be closed at agent exit
                 self._loop.call_soon_threadsafe(reader.feed_eof)
 
-    async def wait(self) -> int:
-        if self._exit is None:
-            self._exit = asyncio.ensure_future(self._wait_and_remove())
-        return await asyncio.shield(self._exit)
-
-    async def _wait_and_remove(self) -> int:
-        code = await asyncio.to_thread(self._blocking_wait)
+    def _wait_and_remove(self) -> None:
+        code = self._blocking_wait()
         for pump in self._pumps:
-            await asyncio.to_thread(pump.join, _LOG_DRAIN_SECONDS)
-        await asyncio.to_thread(self._remove)
-        return code
+            pump.join(_LOG_DRAIN_SECONDS)  # the container's last lines reach the logs first
+        self._remove()
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._settle, code)
+
+    def _settle(self, code: int) -> None:
+        if not self._exit.done():
+            self._exit.set_result(code)
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exit)
 
     def _blocking_wait(self) -> int:
         import docker.errors
