@@ -117,7 +117,12 @@ class Bridge:
             if _ends_from_container(frame):
                 self._end(frame.stream)
             # The edge keys streams by subject, so the frame goes out as the container wrote it.
-            await self._nc.publish(reply, data)
+            try:
+                await self._nc.publish(reply, data)
+            except Exception as exc:  # noqa: BLE001 - one stream's failure must not stop the others
+                self._end(frame.stream)
+                self.send_control(bus_pb2.Frame(stream=frame.stream, cancel=bus_pb2.Cancel()))
+                await self._fail(reply, 502, f"the response could not be relayed: {exc}")
 
     def _end(self, stream: int) -> None:
         reply = self._replies.pop(stream, None)

@@ -25,6 +25,7 @@ from services.builder.locks import KeyedLocks
 RUNNER_DISTRIBUTIONS = (
     "protobuf",
     "a2wsgi",
+    "websockets",
     "opentelemetry-api",
     "opentelemetry-sdk",
     "opentelemetry-exporter-otlp-proto-http",

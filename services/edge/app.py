@@ -14,6 +14,7 @@ from services.edge.leases import Lease, PoolFailed, PoolSlots
 from services.edge.proxy import plain, relay_http
 from services.edge.relay import Relay
 from services.edge.routing import RouteTable, host_label
+from services.edge.websocket import relay_websocket
 
 log = logging.getLogger("berth.edge")
 
@@ -75,17 +76,15 @@ class Edge:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             return
-        if scope["type"] != "http":
-            await send({"type": "websocket.close", "code": 1011})
-            return
+        websocket = scope["type"] == "websocket"
         host = _header(scope, b"host")
         label = host_label(host)
-        if "--" not in label:
+        if "--" not in label and not websocket:
             await self._platform(scope, send)
             return
         route = self._routes.resolve(host) or await self._routes.fetch(host)
         if route is None:
-            await plain(send, 404, f"no app is deployed at {host or 'this host'}")
+            await self._refuse(send, websocket, 404, f"no app is deployed at {host or 'this host'}")
             return
         with self._tracer.start_as_current_span(
             "edge.request",
@@ -94,7 +93,7 @@ class Edge:
             try:
                 params = canonical_params(route.parameters, scope.get("query_string", b""))
             except ParameterError as exc:
-                await plain(send, 400, str(exc))
+                await self._refuse(send, websocket, 400, str(exc))
                 return
             key = bus_pb2.PoolKey(
                 app=route.app, function=route.function, version=route.version, params=params
@@ -103,17 +102,42 @@ class Edge:
                 slots, lease = await self._acquire(host, key)
             except PoolFailed as exc:
                 if exc.status == 404 and await self._routes.fetch(host) is None:
-                    await plain(send, 404, f"no app is deployed at {host or 'this host'}")
+                    await self._refuse(send, websocket, 404, f"no app is deployed at {host or 'this host'}")
                 else:
-                    await plain(send, exc.status, str(exc))
+                    await self._refuse(send, websocket, exc.status, str(exc))
                 return
             except TimeoutError:
-                await plain(send, 503, f"no container became free within {QUEUE_TIMEOUT:.0f}s")
+                await self._refuse(
+                    send, websocket, 503, f"no container became free within {QUEUE_TIMEOUT:.0f}s"
+                )
                 return
             try:
-                await relay_http(scope, receive, send, self._relay, lease, route.timeout or 300.0)
+                if websocket:
+                    await relay_websocket(scope, receive, send, self._relay, lease)
+                else:
+                    await relay_http(scope, receive, send, self._relay, lease, route.timeout or 300.0)
             finally:
                 slots.release(lease)
+
+    @staticmethod
+    async def _refuse(send: Any, websocket: bool, status: int, text: str) -> None:
+        """An HTTP error; for a WebSocket handshake, the same status as a denial response where the
+        server supports it (uvicorn does), so clients see why rather than a bare 403."""
+        if not websocket:
+            await plain(send, status, text)
+            return
+        body = (text + "\n").encode()
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "websocket.http.response.body", "body": body})
 
     async def _acquire(self, host: str, key: bus_pb2.PoolKey) -> tuple[PoolSlots, Lease]:
         slots = self._slots(key)

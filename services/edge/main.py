@@ -102,7 +102,9 @@ async def run(cfg: EdgeConfig) -> None:
             server_header=False,
             proxy_headers=False,
             timeout_keep_alive=30,
+            # The guide: messages up to 2 MiB, and no permessage-deflate (RFC 7692).
             ws_max_size=2 * 1024 * 1024 + 1024,
+            ws_per_message_deflate=False,
         )
     )
     serving = asyncio.create_task(server.serve(sockets=[sock]))

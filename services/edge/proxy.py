@@ -65,7 +65,13 @@ async def relay_http(
             return
         body = first.get("body", b"")
         more = first.get("more_body", False)
-        await stream.send(lease.data_subject, bus_pb2.Frame(request=request_head(scope, body, not more)))
+        head, rest = body[:CHUNK], body[CHUNK:]
+        split = bool(rest)
+        await stream.send(
+            lease.data_subject, bus_pb2.Frame(request=request_head(scope, head, not (more or split)))
+        )
+        if split:
+            await _send_body(stream, lease.data_subject, rest, more)
         pump = asyncio.create_task(_pump_body(receive, stream, lease.data_subject, more))
         await _answer(send, stream, timeout, lease.data_subject)
     finally:
@@ -83,9 +89,15 @@ async def _pump_body(receive: Receive, stream: Stream, subject: str, more: bool)
             return
         if more:
             more = message.get("more_body", False)
-            await stream.send(
-                subject, bus_pb2.Frame(body=bus_pb2.Chunk(data=message.get("body", b""), end=not more))
-            )
+            await _send_body(stream, subject, message.get("body", b""), more)
+
+
+async def _send_body(stream: Stream, subject: str, data: bytes, more: bool) -> None:
+    """Body bytes as Chunk frames, each small enough for one NATS message."""
+    pieces = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)] or [b""]
+    for index, piece in enumerate(pieces):
+        end = not more and index == len(pieces) - 1
+        await stream.send(subject, bus_pb2.Frame(body=bus_pb2.Chunk(data=piece, end=end)))
 
 
 async def _answer(send: Send, stream: Stream, timeout: float, subject: str) -> None:

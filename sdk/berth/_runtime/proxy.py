@@ -135,10 +135,10 @@ def proxy_app(port: int) -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             raise RuntimeError("web_server has no ASGI lifespan")
-        if scope["type"] != "http":
-            await send(
-                {"type": "websocket.close", "code": 1011, "reason": "web_server does not proxy WebSockets"}
-            )
+        if scope["type"] == "websocket":
+            from .ws_proxy import proxy_websocket
+
+            await proxy_websocket(port, scope, receive, send)
             return
         headers = dict(scope["headers"])
         chunked = b"content-length" not in headers and scope["method"] not in ("GET", "HEAD")

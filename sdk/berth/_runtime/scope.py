@@ -31,7 +31,9 @@ def build_scope(head: bus_pb2.RequestHead, state: dict[str, Any]) -> Scope:
         scheme = "ws" if scheme == "http" else "wss"
     scope: Scope = {
         "type": "websocket" if websocket else "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        # 2.4: send() raises OSError once the client is gone, so frameworks need not run a second
+        # receive() to watch for disconnects, which would race the app for request body chunks.
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
         "http_version": head.http_version or "1.1",
         "scheme": scheme,
         "path": head.path or "/",

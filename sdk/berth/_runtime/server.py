@@ -22,6 +22,8 @@ from .types import ASGIApp, Message
 
 HEAD_WINDOW = 0.005
 HOLD_LIMIT = 64 * 1024
+# Each frame travels as one NATS message; bodies are cut below the server's payload limit.
+MAX_FRAME_BODY = 256 * 1024
 _DISCONNECT = {"type": "http.disconnect"}
 _END = bus_pb2.Frame()  # queued to wake a receive() when the stream is over
 # Before accept, closing answers the upgrade with HTTP 403 (ASGI spec); ws_close carries code 403.
@@ -88,13 +90,22 @@ class HttpStream(_Stream):
         self.head_sent = True
         body = b"".join(self.held)
         self.held.clear()
+        first, rest = body[:MAX_FRAME_BODY], body[MAX_FRAME_BODY:]
         self.send_frame(
             bus_pb2.Frame(
                 response=bus_pb2.ResponseHead(
-                    status=self.status, headers=self.response_headers, body=body, end=False
+                    status=self.status, headers=self.response_headers, body=first, end=False
                 )
             )
         )
+        if rest:
+            self._send_chunks(rest, more=True)
+
+    def _send_chunks(self, data: bytes, *, more: bool) -> None:
+        pieces = [data[i : i + MAX_FRAME_BODY] for i in range(0, len(data), MAX_FRAME_BODY)] or [b""]
+        for index, piece in enumerate(pieces):
+            end = not more and index == len(pieces) - 1
+            self.send_frame(bus_pb2.Frame(response_body=bus_pb2.Chunk(data=piece, end=end)))
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
@@ -114,12 +125,18 @@ class HttpStream(_Stream):
         data = bytes(message.get("body", b""))
         more = bool(message.get("more_body", False))
         if self.cancelled:
-            self.done = not more
-            return
+            self.done = True
+            raise OSError("the client disconnected")
         if not self.head_sent:
             self.held.append(data)
             self.held_size += len(data)
-            if not more:
+            if not more and self.held_size > MAX_FRAME_BODY:
+                self._finish_timer()
+                self._flush_head()
+                self.done = True
+                self._send_chunks(b"", more=False)
+                await self.server.writer.drain()
+            elif not more:
                 self._finish_timer()
                 self.done = True
                 self.send_frame(
@@ -138,7 +155,7 @@ class HttpStream(_Stream):
                 await self.server.writer.drain()
             return
         self.done = not more
-        self.send_frame(bus_pb2.Frame(response_body=bus_pb2.Chunk(data=data, end=not more)))
+        self._send_chunks(data, more=more)
         await self.server.writer.drain()
 
     def _finish_timer(self) -> None:

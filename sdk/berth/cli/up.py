@@ -26,6 +26,7 @@ from berth._errors import Error
 from berth.cli.config import ClientConfig, load, save
 
 STOP_GRACE = 15.0
+NATS_MAX_PAYLOAD = 4 << 20
 READY_TIMEOUT = 60.0
 
 
@@ -175,10 +176,15 @@ class Platform:
         log_path = self.logs / "nats.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text("")
+        # WebSocket messages may be 2 MiB and travel as one frame; everything else is cut smaller.
+        config = self.home / "nats.conf"
+        config.write_text(f"max_payload: {NATS_MAX_PAYLOAD}\n")
         service = self._spawn(
             "nats",
             [
                 nats_server_binary(),
+                "-c",
+                str(config),
                 "-a",
                 "127.0.0.1",
                 "-p",
