@@ -181,7 +181,8 @@ def test_builder_caches_by_tag_and_leaves_no_tag_when_a_package_is_unknown(
     first = asyncio.run(builder.build(spec, on_line=lines.append))
     again = asyncio.run(builder.build(spec, on_line=lines.append))
     try:
-        assert not first.cache_hit and again.cache_hit and again.installed == 0
+        assert not first.cache_hit, first
+        assert again.cache_hit and again.installed == 0, (again, lines[-20:])
         assert first.docker_tag == again.docker_tag == f"berth-img:{first.image_id[:32]}"
         assert first.workdir == "/srv" and first.env == marker
         assert any(line.startswith("docker build berth-img:") for line in lines)
@@ -198,3 +199,16 @@ def test_builder_caches_by_tag_and_leaves_no_tag_when_a_package_is_unknown(
     assert "pip_install(berth-no-such-package-xyz)" in failed.value.message
     assert "berth-no-such-package-xyz" in failed.value.message.split("\n", 1)[1]  # uv's own words
     assert _image_tags() == before
+
+
+def test_agent_start_removes_containers_an_earlier_agent_left(base_image: str, tmp_path: Path) -> None:
+    from services.agent.runtime.docker import DockerRuntime, owner_label, remove_leftovers
+
+    owner = owner_label(tmp_path)
+    _docker_client().containers.run(
+        base_image, ["sleep", "300"], detach=True, labels={"berth.owner": owner, "berth.container": "old"}
+    )
+    assert len(_berth_containers(owner)) == 1
+    runtime = DockerRuntime(home=tmp_path, agent_id="test")
+    assert runtime.owner == owner and not _berth_containers(owner)
+    assert remove_leftovers(_docker_client(), owner) == 0

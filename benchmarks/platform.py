@@ -1,0 +1,258 @@
+"""A dedicated `berth up` with its own temporary home, driven the way a user drives it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BERTH = str(Path(sys.executable).parent / "berth")
+UP_TIMEOUT = 120.0
+CLI_TIMEOUT = 300.0
+STOP_TIMEOUT = 40.0
+
+
+class PlatformError(Exception):
+    """The platform failed to start, or a CLI command failed."""
+
+
+@dataclass
+class Endpoint:
+    """A deployed web function: its printed URL, and where to send requests for it."""
+
+    url: str
+    host: str  # Host header, e.g. local--hello-f.localhost:PORT
+    port: int
+
+    @property
+    def target(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+
+def endpoint(url: str) -> Endpoint:
+    match = re.match(r"https?://([^/:]+):(\d+)", url)
+    if not match:
+        raise PlatformError(f"unexpected function URL {url!r}")
+    host, port = match.groups()
+    return Endpoint(url=url, host=f"{host}:{port}", port=int(port))
+
+
+@dataclass
+class Platform:
+    home: Path
+    port: int
+    process: subprocess.Popen[str]
+    output: Path
+    apps: list[str] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_")}
+        env["BERTH_HOME"] = str(self.home)
+        return env
+
+    def berth(self, *args: str, timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(
+                [BERTH, *args], capture_output=True, text=True, timeout=timeout, env=self.env, cwd=self.home
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise PlatformError(f"`berth {' '.join(args)}` did not finish within {timeout:.0f}s") from exc
+
+    def deploy(self, path: Path) -> dict[str, Endpoint]:
+        """Deploys `path`; returns each printed web function's endpoint by function name."""
+        result = self.berth("deploy", str(path))
+        if result.returncode != 0:
+            raise PlatformError(f"deploy of {path} failed:\n{result.stdout}{result.stderr}")
+        urls: dict[str, Endpoint] = {}
+        for line in result.stdout.splitlines():
+            name, sep, url = line.partition(": ")
+            if sep and url.strip().startswith("http"):
+                urls[name.strip()] = endpoint(url.strip())
+        if not urls:
+            raise PlatformError(f"deploy of {path} printed no URL:\n{result.stdout}")
+        return urls
+
+    def stop_app(self, name: str) -> None:
+        result = self.berth("app", "stop", name, timeout=60)
+        if result.returncode != 0:
+            raise PlatformError(f"`berth app stop {name}` failed:\n{result.stderr}")
+
+    def app_containers(self) -> dict[str, int]:
+        """CONTAINERS column of `berth app list`, by app name."""
+        result = self.berth("app", "list", timeout=60)
+        if result.returncode != 0:
+            raise PlatformError(f"`berth app list` failed:\n{result.stderr}")
+        found: dict[str, int] = {}
+        for line in result.stdout.splitlines()[1:]:
+            parts = line.split()
+            if len(parts) >= 4 and parts[3].isdigit():
+                found[parts[0]] = int(parts[3])
+        return found
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.output.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> int | None:
+        """SIGINT (Ctrl-C) and a bounded wait; kills if it does not stop in time."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        return self.process.returncode
+
+
+def start(home: Path | None = None) -> Platform:
+    """`berth up --port 0 --home <tmp>`; returns once it printed "Berth is up." and wrote its config."""
+    home = home or Path(tempfile.mkdtemp(prefix="berth-bench-"))
+    home.mkdir(parents=True, exist_ok=True)
+    output = home / "up.out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_")}
+    with output.open("w") as out:
+        process = subprocess.Popen(
+            [BERTH, "up", "--port", "0", "--home", str(home)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+    deadline = time.monotonic() + UP_TIMEOUT
+    while time.monotonic() < deadline:
+        text = output.read_text(errors="replace")
+        if "Berth is up." in text:
+            config = (home / "config.toml").read_text()
+            found = re.search(r'edge_url = "http://localhost:(\d+)"', config)
+            if not found:
+                break
+            return Platform(home=home, port=int(found.group(1)), process=process, output=output)
+        if process.poll() is not None:
+            raise PlatformError(f"berth up exited with {process.returncode}:\n{text}")
+        time.sleep(0.05)
+    platform = Platform(home=home, port=0, process=process, output=output)
+    platform.stop()
+    raise PlatformError(f"berth up was not ready within {UP_TIMEOUT:.0f}s:\n{platform.tail()}")
+
+
+def remove_home(home: Path) -> None:
+    shutil.rmtree(home, ignore_errors=True)
+
+
+# --- processes of one platform, for CPU accounting -------------------------------------------------
+
+
+def _stat(pid: int) -> tuple[int, int, str] | None:
+    """(ppid, utime+stime in ticks, command name) of a process, or None if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name = text[text.index("(") + 1 : text.rindex(")")]
+    fields = text[text.rindex(")") + 2 :].split()
+    # fields[0] is state (field 3); ppid is field 4, utime 14, stime 15.
+    return int(fields[1]), int(fields[11]) + int(fields[12]), name
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def container_processes(home: Path) -> list[int]:
+    """Container (runner) processes started by the platform whose state lives under `home`."""
+    found = []
+    marker = f"BERTH_BOOT={home}".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"BERTH_CONTAINER_ID=" in environ and marker in environ:
+            found.append(int(proc.name))
+    return found
+
+
+def platform_processes(root_pid: int, home: Path) -> dict[int, str]:
+    """`berth up` and every process under it (nats-server, services.*, runners), by pid -> label."""
+    children: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        stat = _stat(int(proc.name))
+        if stat is None:
+            continue
+        children.setdefault(stat[0], []).append(int(proc.name))
+        names[int(proc.name)] = stat[2]
+    found: dict[int, str] = {}
+    todo = [root_pid]
+    while todo:
+        pid = todo.pop()
+        if pid in found:
+            continue
+        found[pid] = _label(pid, names.get(pid, "?"))
+        todo.extend(children.get(pid, []))
+    for pid in container_processes(home):  # runners that were re-parented away, if any
+        found.setdefault(pid, _label(pid, names.get(pid, "?")))
+    return found
+
+
+def _label(pid: int, name: str) -> str:
+    cmd = _cmdline(pid)
+    found = re.search(r"-m (services\.\w+|berth\._runtime\S*)", cmd)
+    if found:
+        return found.group(1)
+    if "nats-server" in cmd:
+        return "nats-server"
+    if " up --port " in cmd:
+        return "berth up"
+    return name
+
+
+def cpu_ticks(pids: dict[int, str]) -> dict[int, int]:
+    ticks = {}
+    for pid in pids:
+        stat = _stat(pid)
+        if stat is not None:
+            ticks[pid] = stat[1]
+    return ticks
+
+
+def idle_cpu(root_pid: int, home: Path, seconds: float) -> dict[str, object]:
+    """CPU used by the platform's processes over `seconds` with no traffic, as % of one core."""
+    pids = platform_processes(root_pid, home)
+    hz = os.sysconf("SC_CLK_TCK")
+    before = cpu_ticks(pids)
+    started = time.monotonic()
+    time.sleep(seconds)
+    after = cpu_ticks(pids)
+    elapsed = time.monotonic() - started
+    by_label: dict[str, float] = {}
+    for pid, label in pids.items():
+        if pid in before and pid in after:
+            used = (after[pid] - before[pid]) / hz
+            by_label[label] = by_label.get(label, 0.0) + used
+    total = sum(by_label.values())
+    return {
+        "seconds": round(elapsed, 2),
+        "processes": len(pids),
+        "percent_of_core": round(100 * total / elapsed, 2),
+        "by_process_percent": {k: round(100 * v / elapsed, 2) for k, v in sorted(by_label.items())},
+    }
