@@ -63,8 +63,8 @@ class Edge:
             slots = self._pools[pid] = PoolSlots(key, self._demand, self._released)
         return slots
 
-    async def _demand(self, key: bus_pb2.PoolKey, waiting: int) -> None:
-        demand = bus_pb2.Demand(edge_id=self.edge_id, pool=key, waiting=waiting)
+    async def _demand(self, key: bus_pb2.PoolKey, waiting: int, inflight: int) -> None:
+        demand = bus_pb2.Demand(edge_id=self.edge_id, pool=key, waiting=waiting, inflight=inflight)
         await bus.request(self._nc, subjects.SCHED_DEMAND, demand, bus_pb2.Empty, timeout=DEMAND_TIMEOUT)
 
     async def _released(self, container_id: str) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 
 from berth.v1 import bus_pb2
 
+DEMAND_REFRESH = 1.0
+
 
 class PoolFailed(Exception):
     """The scheduler could not serve the pool; `status` and the message go to the client."""
@@ -37,7 +39,7 @@ class PoolSlots:
     def __init__(
         self,
         key: bus_pb2.PoolKey,
-        ask: Callable[[bus_pb2.PoolKey, int], Coroutine[Any, Any, None]],
+        ask: Callable[[bus_pb2.PoolKey, int, int], Coroutine[Any, Any, None]],
         released: Callable[[str], Coroutine[Any, Any, None]],
     ) -> None:
         self.key = key
@@ -47,6 +49,7 @@ class PoolSlots:
         self._waiters: collections.deque[asyncio.Future[Lease]] = collections.deque()
         self._asking = False
         self._asked_for = 0
+        self._grew = asyncio.Event()
 
     def _free(self) -> Lease | None:
         for lease in self.leases.values():
@@ -83,26 +86,40 @@ class PoolSlots:
         return sum(1 for w in self._waiters if not w.done())
 
     def _ask_soon(self) -> None:
-        # One Demand in flight at a time per pool; when it returns, ask again if the queue grew.
         if self._asking:
+            if self._waiting() > self._asked_for:
+                self._grew.set()
             return
-        waiting = self._waiting()
-        if waiting == 0:
+        if self._waiting() == 0:
             self._asked_for = 0
             return
         self._asking = True
-        self._asked_for = waiting
-        asyncio.get_running_loop().create_task(self._ask_now(waiting))
+        asyncio.get_running_loop().create_task(self._ask_loop())
 
-    async def _ask_now(self, waiting: int) -> None:
+    async def _ask_loop(self) -> None:
+        """One Demand in flight at a time per pool: sent when requests queue, again as soon as the
+        queue grows past what was reported, and every DEMAND_REFRESH seconds while any wait, so
+        the scheduler's view of the load stays fresh (it forgets load it has not heard of)."""
         try:
-            await self._ask(self.key, waiting)
-        except Exception as exc:  # noqa: BLE001 - the scheduler is unreachable: fail the waiters
-            self.fail(503, f"the scheduler is unreachable: {exc}")
+            while (waiting := self._waiting()) > 0:
+                self._asked_for = waiting
+                self._grew.clear()
+                try:
+                    await self._ask(self.key, waiting, self.inflight())
+                except Exception as exc:  # noqa: BLE001 - the scheduler is unreachable: fail the waiters
+                    self.fail(503, f"the scheduler is unreachable: {exc}")
+                    return
+                if self._waiting() > self._asked_for:
+                    continue
+                try:
+                    await asyncio.wait_for(self._grew.wait(), DEMAND_REFRESH)
+                except TimeoutError:
+                    pass
         finally:
             self._asking = False
-        if self._waiting() > self._asked_for:
-            self._ask_soon()
+
+    def inflight(self) -> int:
+        return sum(lease.inflight for lease in self.leases.values())
 
     def release(self, lease: Lease) -> None:
         lease.inflight -= 1

@@ -29,6 +29,7 @@ log = logging.getLogger("berth.scheduler")
 
 BOOT_MARGIN = 15.0  # seconds on top of the function's startup budget for the agent's own work
 STOP_TIMEOUT = 30.0
+STRANGER_GRACE = 5.0
 
 
 class Assigner:
@@ -46,6 +47,7 @@ class Assigner:
         self.pools: dict[str, Pool] = {}
         self._tracer = tracing.setup("scheduler")
         self._tasks: set[asyncio.Task[None]] = set()
+        self._strangers: dict[str, float] = {}
 
     # -- events ------------------------------------------------------------------------------
 
@@ -59,9 +61,11 @@ class Assigner:
                     demand.edge_id, demand.pool, 404, "this app version is no longer deployed"
                 )
                 return
-            pool.demand[demand.edge_id] = demand.waiting
+            pool.report(
+                demand.edge_id, waiting=demand.waiting, inflight=demand.inflight, now=time.monotonic()
+            )
             for container in pool.unleased_ready():
-                if pool.demand.get(demand.edge_id, 0) <= 0:
+                if pool.waiting(time.monotonic()).get(demand.edge_id, 0) <= 0:
                     break
                 await self._grant(pool, container, demand.edge_id)
             self._boot_as_needed(pool)
@@ -93,7 +97,7 @@ class Assigner:
     async def on_edge_hello(self, hello: bus_pb2.EdgeHello) -> None:
         """An edge (re)started: leases it held are void."""
         for pool in self.pools.values():
-            pool.demand.pop(hello.edge_id, None)
+            pool.loads.pop(hello.edge_id, None)
             for container in pool.containers.values():
                 if container.leased_to == hello.edge_id:
                     container.leased_to = ""
@@ -102,13 +106,33 @@ class Assigner:
 
     def on_heartbeat(self, beat: bus_pb2.AgentHeartbeat) -> None:
         self._agents.heartbeat(beat)
+        now = time.monotonic()
         for status in beat.containers:
             found = self._find(status.container_id)
             if found is None:
+                self._reap_stranger(beat.agent_id, status.container_id, now)
                 continue
             _, container = found
             container.inflight = status.inflight
             container.idle_since = time.monotonic() - status.idle_ms / 1000
+
+    def _reap_stranger(self, agent_id: str, container_id: str, now: float) -> None:
+        """A container no pool knows: its boot answer came too late (a timed-out boot), or this
+        scheduler restarted. Nothing can route to it, so it is stopped rather than left running."""
+        first = self._strangers.setdefault(container_id, now)
+        if now - first < STRANGER_GRACE:
+            return
+        del self._strangers[container_id]
+        order = bus_pb2.StopOrder(container_id=container_id, reason="unknown to the scheduler")
+        self._spawn(self._stop_order(agent_id, order))
+
+    async def _stop_order(self, agent_id: str, order: bus_pb2.StopOrder) -> None:
+        try:
+            await bus.request(
+                self._nc, subjects.agent_stop(agent_id), order, bus_pb2.StopResult, timeout=STOP_TIMEOUT
+            )
+        except Exception as exc:  # noqa: BLE001 - the agent may be gone; nothing else to do
+            logs.event(log, "stop failed", logging.WARNING, container=order.container_id, error=exc)
 
     # -- app lifecycle -----------------------------------------------------------------------
 
@@ -186,11 +210,14 @@ class Assigner:
     def _boot_as_needed(self, pool: Pool) -> None:
         if pool.retired:
             return
-        for _ in range(pool.boots_needed()):
+        for _ in range(pool.boots_needed(time.monotonic())):
             container_id = f"c{uuid.uuid4().hex[:12]}"
             agent_id = self._agents.place(self._running_per_agent())
             if agent_id is None:
-                self._spawn(self._fail_pool(pool, 503, "no agent is available to run a container"))
+                if not self._agents.alive():
+                    self._spawn(self._fail_pool(pool, 503, "no agent is running to start a container on"))
+                # Otherwise every agent is full: requests stay queued, and the next tick (or the
+                # edge's next Demand) tries again once a container somewhere has stopped.
                 return
             container = ContainerRecord(container_id=container_id, agent_id=agent_id)
             pool.containers[container_id] = container
@@ -247,13 +274,13 @@ class Assigner:
         if pool.retired:
             self.drain(pool, container, "app version replaced")
             return
-        waiting = [(n, edge) for edge, n in pool.demand.items() if n > 0]
+        waiting = [(n, edge) for edge, n in pool.waiting(time.monotonic()).items()]
         if waiting:
             await self._grant(pool, container, max(waiting)[1])
 
     async def _grant(self, pool: Pool, container: ContainerRecord, edge_id: str) -> None:
         container.leased_to = edge_id
-        pool.demand[edge_id] = max(0, pool.demand.get(edge_id, 0) - pool.max_inputs)
+        pool.took(edge_id, pool.max_inputs)
         grant = bus_pb2.LeaseGrant(
             pool=pool.key,
             container_id=container.container_id,
@@ -272,22 +299,12 @@ class Assigner:
         order = bus_pb2.StopOrder(
             container_id=container.container_id, reason=container.drain_reason or "stopped"
         )
-        try:
-            await bus.request(
-                self._nc,
-                subjects.agent_stop(container.agent_id),
-                order,
-                bus_pb2.StopResult,
-                timeout=STOP_TIMEOUT,
-            )
-        except Exception as exc:  # noqa: BLE001 - the agent may be gone; nothing else to do
-            logs.event(log, "stop failed", logging.WARNING, container=container.container_id, error=exc)
+        await self._stop_order(container.agent_id, order)
 
     async def _fail_pool(self, pool: Pool, status: int, message: str) -> None:
-        for edge_id, waiting in list(pool.demand.items()):
-            if waiting > 0:
-                await self._fail_edge(edge_id, pool.key, status, message)
-        pool.demand.clear()
+        for edge_id in pool.waiting(time.monotonic()):
+            await self._fail_edge(edge_id, pool.key, status, message)
+        pool.forget_waiting()
 
     async def _fail_edge(self, edge_id: str, key: bus_pb2.PoolKey, status: int, message: str) -> None:
         failure = bus_pb2.EdgeControl(failure=bus_pb2.PoolFailure(pool=key, status=status, message=message))

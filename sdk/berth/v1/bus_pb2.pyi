@@ -271,14 +271,16 @@ class ContainerExited(_message.Message):
     def __init__(self, agent_id: _Optional[str] = ..., container_id: _Optional[str] = ..., exit_code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Demand(_message.Message):
-    __slots__ = ("edge_id", "pool", "waiting")
+    __slots__ = ("edge_id", "pool", "waiting", "inflight")
     EDGE_ID_FIELD_NUMBER: _ClassVar[int]
     POOL_FIELD_NUMBER: _ClassVar[int]
     WAITING_FIELD_NUMBER: _ClassVar[int]
+    INFLIGHT_FIELD_NUMBER: _ClassVar[int]
     edge_id: str
     pool: PoolKey
     waiting: int
-    def __init__(self, edge_id: _Optional[str] = ..., pool: _Optional[_Union[PoolKey, _Mapping]] = ..., waiting: _Optional[int] = ...) -> None: ...
+    inflight: int
+    def __init__(self, edge_id: _Optional[str] = ..., pool: _Optional[_Union[PoolKey, _Mapping]] = ..., waiting: _Optional[int] = ..., inflight: _Optional[int] = ...) -> None: ...
 
 class LeaseGrant(_message.Message):
     __slots__ = ("pool", "container_id", "data_subject", "slots")

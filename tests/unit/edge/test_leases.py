@@ -14,13 +14,15 @@ KEY = bus_pb2.PoolKey(app="a", function="f", version=1)
 class Scheduler:
     def __init__(self) -> None:
         self.asks: list[int] = []
+        self.inflight: list[int] = []
         self.released: list[str] = []
         self.gate = asyncio.Event()
         self.gate.set()
 
-    async def ask(self, key: bus_pb2.PoolKey, waiting: int) -> None:
+    async def ask(self, key: bus_pb2.PoolKey, waiting: int, inflight: int) -> None:
         assert key == KEY
         self.asks.append(waiting)
+        self.inflight.append(inflight)
         await self.gate.wait()
 
     async def release(self, container_id: str) -> None:
@@ -146,7 +148,7 @@ async def test_fail_raises_in_every_waiter(sched: Scheduler, slots: PoolSlots) -
 
 
 async def test_unreachable_scheduler_fails_waiters(sched: Scheduler) -> None:
-    async def broken(key: bus_pb2.PoolKey, waiting: int) -> None:
+    async def broken(key: bus_pb2.PoolKey, waiting: int, inflight: int) -> None:
         raise ConnectionError("no responders")
 
     pool = PoolSlots(KEY, broken, sched.release)
