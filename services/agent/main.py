@@ -140,6 +140,9 @@ async def run(cfg: AgentConfig) -> None:
     await stop.wait()
     beats.cancel()
     await supervisor.stop_all()
+    close_runtime = getattr(runtime, "close", None)
+    if close_runtime is not None:
+        await close_runtime()  # the process runtime's zygotes
     with contextlib.suppress(Exception):
         await nc.drain()
     tracing.shutdown()

@@ -68,7 +68,7 @@ class Assigner:
                 if pool.waiting(time.monotonic()).get(demand.edge_id, 0) <= 0:
                     break
                 await self._grant(pool, container, demand.edge_id)
-            self._boot_as_needed(pool)
+            self._boot_as_needed(pool, to_load=True)
 
     async def on_released(self, released: bus_pb2.LeaseReleased) -> None:
         found = self._find(released.container_id)
@@ -207,10 +207,13 @@ class Assigner:
         for agent_id in dead:
             self._agents.forget(agent_id)
 
-    def _boot_as_needed(self, pool: Pool) -> None:
+    def _boot_as_needed(self, pool: Pool, *, to_load: bool = False) -> None:
+        """Boots toward min_containers, and toward the reported load when a Demand has just
+        arrived. Only fresh Demands size the pool to load: a load report can outlive the requests
+        it counted, and acting on it from the tick would undo a scale-down."""
         if pool.retired:
             return
-        for _ in range(pool.boots_needed(time.monotonic())):
+        for _ in range(pool.boots_needed(time.monotonic(), with_load=to_load)):
             container_id = f"c{uuid.uuid4().hex[:12]}"
             agent_id = self._agents.place(self._running_per_agent())
             if agent_id is None:

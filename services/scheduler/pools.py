@@ -94,12 +94,12 @@ class Pool:
     def unleased_ready(self) -> list[ContainerRecord]:
         return [c for c in self.containers.values() if c.state is State.READY and not c.leased_to]
 
-    def boots_needed(self, now: float) -> int:
+    def boots_needed(self, now: float, *, with_load: bool = True) -> int:
         """Containers to add so the pool fits its load (requests running plus queued, as the edges
         report it) at `target` inputs each, within [min_containers, max_containers]. Sizing to
         the load rather than the queue keeps a burst from booting more containers than there
         are concurrent requests."""
-        load = sum(entry.waiting + entry.inflight for _, entry in self._fresh(now))
+        load = sum(entry.waiting + entry.inflight for _, entry in self._fresh(now)) if with_load else 0
         running = self.count(State.BOOTING, State.READY)
         need = max(0, math.ceil(load / self.target) - running)
         need = max(need, self.function.scaling.min_containers - running)

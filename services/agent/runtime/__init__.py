@@ -1,5 +1,6 @@
 """Container runtimes: how a container is started and stopped. `select()` picks one by name."""
 
+import os
 from pathlib import Path
 
 from services.agent.runtime.base import Container, LaunchSpec, Runtime
@@ -10,7 +11,9 @@ def select(name: str, *, home: Path | None = None, agent_id: str = "") -> Runtim
         from services.agent.runtime import netns
         from services.agent.runtime.process import ProcessRuntime
 
-        return ProcessRuntime(network_namespaces=netns.supported())
+        # BERTH_ZYGOTES=0 starts every container as a fresh interpreter (no pre-imported zygotes).
+        zygotes = os.environ.get("BERTH_ZYGOTES", "1") != "0"
+        return ProcessRuntime(network_namespaces=netns.supported(), zygotes=zygotes)
     if name == "docker":
         from services.agent.runtime.docker import DockerRuntime
 

@@ -9,30 +9,13 @@ on the filesystem. The cost: such containers have no outbound network on the pro
 
 from __future__ import annotations
 
-import ctypes
-import fcntl
-import os
-import socket
-import struct
 import subprocess
 import sys
 
-CLONE_NEWNET = 0x40000000
-_SIOCGIFFLAGS = 0x8913
-_SIOCSIFFLAGS = 0x8914
-_IFF_UP = 0x1
-_IFREQ = struct.Struct("16sH22x")
+# The code runs in containers too (forked by the zygote), so it lives in the runner's package.
+from berth._runtime.netns import enter_new_network_namespace
 
-
-def enter_new_network_namespace() -> None:
-    """Runs in the child between fork and exec: a new namespace with loopback up."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWNET) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"unshare(CLONE_NEWNET): {os.strerror(errno)}")
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        flags = _IFREQ.unpack(fcntl.ioctl(sock, _SIOCGIFFLAGS, _IFREQ.pack(b"lo", 0)))[1]
-        fcntl.ioctl(sock, _SIOCSIFFLAGS, _IFREQ.pack(b"lo", flags | _IFF_UP))
+__all__ = ["enter_new_network_namespace", "supported"]
 
 
 def supported() -> bool:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import itertools
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -15,6 +17,7 @@ from pathlib import Path
 from berth._runtime.frames import encode, read_frame
 from berth._spec import build_app_spec, find_app
 from berth.v1 import bus_pb2, spec_pb2
+from services.agent.runtime.zygote import Zygote
 
 ROOT = Path(__file__).resolve().parents[3]
 APPS = Path(__file__).parent / "apps"
@@ -59,9 +62,12 @@ class Output:
 
 
 class FakeAgent:
-    """Listens on a unix socket, starts `python -m berth._runtime`, and exchanges frames with it."""
+    """Listens on a unix socket, starts `python -m berth._runtime` (or forks it from `zygote`), and
+    exchanges frames with it."""
 
-    def __init__(self) -> None:
+    def __init__(self, zygote: Zygote | None = None) -> None:
+        self.zygote = zygote
+        self.forked: tuple[int, asyncio.Future[int]] | None = None
         self.dir = Path(tempfile.mkdtemp(prefix="brt", dir="/tmp"))
         self.socket_path = str(self.dir / "agent.sock")
         self.code_dir = self.dir / "code"
@@ -112,25 +118,53 @@ class FakeAgent:
             **(env or {}),
         }
         full_env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *python_args,
-            "-m",
-            "berth._runtime",
-            env=full_env,
-            cwd=self.code_dir,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        assert self.proc.stdout and self.proc.stderr
+        if self.zygote is not None:
+            stdout, stderr = await self._fork(full_env)
+        else:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                *python_args,
+                "-m",
+                "berth._runtime",
+                env=full_env,
+                cwd=self.code_dir,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            assert self.proc.stdout and self.proc.stderr
+            stdout, stderr = self.proc.stdout, self.proc.stderr
         self._pumps = [
-            asyncio.create_task(self.stdout.pump(self.proc.stdout)),
-            asyncio.create_task(self.stderr.pump(self.proc.stderr)),
+            asyncio.create_task(self.stdout.pump(stdout)),
+            asyncio.create_task(self.stderr.pump(stderr)),
         ]
         self.reader, self.writer = await asyncio.wait_for(connected, TIMEOUT)
         frame = await self.recv()
         assert frame is not None, f"runner closed the socket without a control frame:\n{self.stderr.text}"
         return frame
+
+    async def _fork(self, env: Mapping[str, str]) -> tuple[asyncio.StreamReader, asyncio.StreamReader]:
+        """Forks the runner from the zygote, with pipes for its output, as the process runtime does."""
+        assert self.zygote is not None
+        loop = asyncio.get_running_loop()
+        readers = []
+        ends = []
+        for _ in range(2):
+            read_end, write_end = os.pipe()
+            reader = asyncio.StreamReader()
+            await loop.connect_read_pipe(
+                lambda r=reader: asyncio.StreamReaderProtocol(r), os.fdopen(read_end, "rb", 0)
+            )
+            readers.append(reader)
+            ends.append(write_end)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        try:
+            self.forked = await self.zygote.fork(
+                env, str(self.code_dir), isolate_network=False, fds=(devnull, ends[0], ends[1])
+            )
+        finally:
+            for fd in (devnull, *ends):
+                os.close(fd)
+        return readers[0], readers[1]
 
     def send(self, frame: bus_pb2.Frame) -> None:
         assert self.writer
@@ -199,8 +233,11 @@ class FakeAgent:
         return frames, head, body
 
     async def wait_exit(self) -> int:
-        assert self.proc
-        code = await asyncio.wait_for(self.proc.wait(), TIMEOUT)
+        if self.forked is not None:
+            code = await asyncio.wait_for(asyncio.shield(self.forked[1]), TIMEOUT)
+        else:
+            assert self.proc
+            code = await asyncio.wait_for(self.proc.wait(), TIMEOUT)
         await asyncio.wait_for(asyncio.gather(*self._pumps), TIMEOUT)
         return code
 
@@ -209,6 +246,10 @@ class FakeAgent:
         return await self.wait_exit()
 
     async def close(self) -> None:
+        if self.forked is not None and not self.forked[1].done():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.forked[0], signal.SIGKILL)
+            await asyncio.wait_for(asyncio.shield(self.forked[1]), TIMEOUT)
         if self.proc and self.proc.returncode is None:
             self.proc.kill()
             await self.proc.wait()

@@ -124,3 +124,10 @@ def test_count_and_unleased_ready() -> None:
 
 def test_max_inputs_zero_means_one() -> None:
     assert make_pool(max_inputs=0).max_inputs == 1
+
+
+def test_without_load_only_min_containers_count() -> None:
+    pool = make_pool(min_containers=1)
+    pool.report("edge-1", waiting=0, inflight=5, now=NOW)
+    assert pool.boots_needed(NOW, with_load=False) == 1
+    assert pool.boots_needed(NOW) == 5
