@@ -21,7 +21,7 @@ from berth.v1 import bus_pb2
 from services.agent.bundles import BundleCache
 from services.agent.runtime import select
 from services.agent.supervisor import Supervisor
-from services.common import bus, config, logs, subjects, tracing
+from services.common import bus, config, logs, loop, subjects, tracing
 from services.common.readiness import write_ready_file
 
 
@@ -151,4 +151,4 @@ async def run(cfg: AgentConfig) -> None:
 def main(argv: list[str] | None = None) -> None:
     cfg = parse_config(argv)
     os.makedirs(cfg.home, exist_ok=True)
-    asyncio.run(run(cfg))
+    loop.run(run(cfg))

@@ -117,4 +117,6 @@ def main(argv: list[str] | None = None) -> None:
     logs.setup("builder")
     cfg = parse(argv)
     print(f"builder config: {config.describe(cfg)}", flush=True)
+    # Not on uvloop (services.common.loop): uv run as its subprocess failed there without a
+    # message, and the builder is off the request path.
     asyncio.run(serve(cfg))

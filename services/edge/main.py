@@ -16,7 +16,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from berth.v1 import bus_pb2
-from services.common import bus, config, logs, subjects, tracing
+from services.common import bus, config, logs, loop, subjects, tracing
 from services.common.readiness import write_ready_file
 from services.edge.app import Edge
 from services.edge.relay import Relay
@@ -134,10 +134,4 @@ async def run(cfg: EdgeConfig) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     cfg = parse_config(argv)
-    try:
-        import uvloop
-
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(run(cfg))
-    except ImportError:
-        asyncio.run(run(cfg))
+    loop.run(run(cfg))

@@ -14,7 +14,7 @@ from nats.aio.msg import Msg
 from opentelemetry import context as otel_context
 
 from berth.v1 import bus_pb2, control_pb2_grpc, spec_pb2
-from services.common import auth, bus, config, logs, subjects, tracing
+from services.common import auth, bus, config, logs, loop, subjects, tracing
 from services.common.readiness import write_ready_file
 from services.scheduler import logstream
 from services.scheduler.agents import Agents
@@ -174,4 +174,4 @@ async def run(cfg: SchedulerConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    asyncio.run(run(parse_config(argv)))
+    loop.run(run(parse_config(argv)))

@@ -119,6 +119,18 @@ class Runner:
         return 0
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when the image has it (fastapi[standard] brings it): it roughly halves the event
+    loop's share of each request. The standard loop otherwise; user code sees no difference."""
+    if os.environ.get("BERTH_RUNNER_LOOP", "auto") == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def main() -> int:
     try:
         boot, socket_path, code_dir = (
@@ -130,7 +142,8 @@ def main() -> int:
         print(f"berth runner: environment variable {exc.args[0]} is not set", file=sys.stderr)
         return 2
     order = _read_boot(boot)
-    code = asyncio.run(Runner(order, socket_path, code_dir).run())
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        code = runner.run(Runner(order, socket_path, code_dir).run())
     sys.stdout.flush()
     sys.stderr.flush()
     return code

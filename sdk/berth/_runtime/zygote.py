@@ -45,6 +45,7 @@ PRELOAD = (
     "fastapi.middleware.cors",
     "a2wsgi",
     "flask",
+    "uvloop",
 )
 _RUNNER_MAIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__main__.py")
 _RECV_BYTES = 1 << 16
