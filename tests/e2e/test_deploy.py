@@ -132,3 +132,11 @@ def test_container_crash_mid_request_is_a_clear_502(platform: Platform) -> None:
     assert crashed.status_code == 502
     assert "exited with code 3" in crashed.text
     assert platform.request("GET", url, "/ok").status_code == 200  # a fresh container takes over
+
+
+def test_fastapi_endpoint_without_fastapi_in_the_image_says_so(platform: Platform) -> None:
+    url = platform.deploy(APPS / "no_fastapi.py")["f"]
+    response = platform.request("GET", url)
+    assert response.status_code == 502
+    assert "fastapi_endpoint needs FastAPI in the function's image" in response.text, response.text
+    assert 'pip_install("fastapi[standard]")' in response.text
