@@ -21,6 +21,7 @@ from nats.aio.client import Client
 from berth.v1 import bus_pb2, control_pb2, spec_pb2
 from services.common import bus, logs, subjects, tracing
 from services.common.pools import ParameterError, canonical_params
+from services.scheduler import autoscaler
 from services.scheduler.agents import Agents
 from services.scheduler.pools import ContainerRecord, Pool, State, pool_id
 from services.scheduler.state import AppStore
@@ -183,21 +184,15 @@ class Assigner:
         now = time.monotonic()
         dead = set(self._agents.dead())
         for pid, pool in list(self.pools.items()):
-            for container in list(pool.containers.values()):
-                if container.agent_id in dead:
+            for decision in autoscaler.decide(pool, now, dead):
+                container = decision.container
+                if decision.action is autoscaler.Action.LOST:
                     pool.containers.pop(container.container_id, None)
                     if container.leased_to:
                         self._spawn(self._revoke(container))
-                    continue
-                idle = container.inflight == 0 and now - container.idle_since >= pool.scaledown_window
-                if (
-                    container.state is State.READY
-                    and idle
-                    and pool.count(State.READY) > pool.function.scaling.min_containers
-                ):
+                elif decision.action is autoscaler.Action.DRAIN:
                     self.drain(pool, container, "scaled down after being idle")
-                elif container.state is State.DRAINING and now - container.idle_since > STOP_TIMEOUT:
-                    # The edge never released it (it may have died): stop it anyway.
+                else:
                     container.leased_to = ""
                     self._spawn(self._stop(pool, container))
             if pool.retired and not pool.containers:
