@@ -123,21 +123,7 @@ class Edge:
     async def _refuse(send: Any, websocket: bool, status: int, text: str) -> None:
         """An HTTP error; for a WebSocket handshake, the same status as a denial response where the
         server supports it (uvicorn does), so clients see why rather than a bare 403."""
-        if not websocket:
-            await plain(send, status, text)
-            return
-        body = (text + "\n").encode()
-        await send(
-            {
-                "type": "websocket.http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "websocket.http.response.body", "body": body})
+        await plain(send, status, text, kind="websocket.http.response" if websocket else "http.response")
 
     async def _acquire(self, host: str, key: bus_pb2.PoolKey) -> tuple[PoolSlots, Lease]:
         slots = self._slots(key)

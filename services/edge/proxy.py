@@ -18,20 +18,21 @@ Send = Any
 CHUNK = 256 * 1024
 
 
-async def plain(send: Send, status: int, text: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def plain(send: Send, status: int, text: str, *, kind: str = "http.response") -> None:
+    """A short text/plain answer. `kind="websocket.http.response"` sends it as the denial response
+    of a WebSocket handshake."""
     body = (text.rstrip("\n") + "\n").encode()
     await send(
         {
-            "type": "http.response.start",
+            "type": f"{kind}.start",
             "status": status,
             "headers": [
                 (b"content-type", b"text/plain; charset=utf-8"),
                 (b"content-length", str(len(body)).encode()),
-            ]
-            + (headers or []),
+            ],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": f"{kind}.body", "body": body})
 
 
 def request_head(scope: Scope, body: bytes, end: bool) -> bus_pb2.RequestHead:

@@ -43,6 +43,14 @@ def _drain(stream: object, lines: queue.Queue[str]) -> None:
         lines.put(line)
 
 
+def line_queue(stream: object) -> queue.Queue[str]:
+    """The lines of a child's text output as they come, read by a daemon thread, so a test can
+    wait for one with a timeout instead of blocking on readline()."""
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_drain, args=(stream, lines), daemon=True).start()
+    return lines
+
+
 def start_nats(tmp_path: Path) -> tuple[str, subprocess.Popen[str]]:
     """A JetStream nats-server on a port it picks; returns once it logs "Server is ready"."""
     proc = subprocess.Popen(
@@ -51,8 +59,7 @@ def start_nats(tmp_path: Path) -> tuple[str, subprocess.Popen[str]]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_drain, args=(proc.stderr, lines), daemon=True).start()
+    lines = line_queue(proc.stderr)
     deadline = time.monotonic() + 30
     url = ""
     while True:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import queue
 import subprocess
-import threading
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import BERTH, Platform, stop_process
+from tests.e2e.conftest import BERTH, Platform, line_queue, stop_process
 
 APPS = Path(__file__).parent / "apps"
 
@@ -63,11 +62,6 @@ def test_docs_are_off_by_default(platform: Platform) -> None:
     assert platform.request("GET", url, "/docs").status_code == 404
 
 
-def _lines(stream: object, out: queue.Queue[str]) -> None:
-    for line in iter(stream.readline, ""):  # type: ignore[attr-defined]
-        out.put(line)
-
-
 def test_logs_follow_shows_new_output(platform: Platform) -> None:
     url = platform.deploy(APPS / "labelled.py")["hello"]
     follow = subprocess.Popen(
@@ -77,8 +71,7 @@ def test_logs_follow_shows_new_output(platform: Platform) -> None:
         text=True,
         env=platform.env,
     )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_lines, args=(follow.stdout, lines), daemon=True).start()
+    lines = line_queue(follow.stdout)
     try:
         marker = uuid.uuid4().hex
         assert platform.request("GET", url, f"/?marker={marker}").status_code == 200

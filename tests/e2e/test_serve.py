@@ -6,13 +6,12 @@ import queue
 import re
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import BERTH, Platform, container_pids, stop_process, wait_until
+from tests.e2e.conftest import BERTH, Platform, container_pids, line_queue, stop_process, wait_until
 
 pytestmark = pytest.mark.xdist_group("serve")
 
@@ -31,11 +30,6 @@ def f():
 """
 
 
-def _lines(stream: object, out: queue.Queue[str]) -> None:
-    for line in iter(stream.readline, ""):  # type: ignore[attr-defined]
-        out.put(line)
-
-
 def test_serve_updates_on_save_and_cleans_up(platform: Platform, tmp_path: Path) -> None:
     app_file = tmp_path / "live.py"
     app_file.write_text(SOURCE)
@@ -49,8 +43,7 @@ def test_serve_updates_on_save_and_cleans_up(platform: Platform, tmp_path: Path)
         text=True,
         env=platform.env,
     )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_lines, args=(serve.stdout, lines), daemon=True).start()
+    lines = line_queue(serve.stdout)
     try:
         url = ""
         seen = []
