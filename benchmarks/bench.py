@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -31,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 GUIDE_APPS = ROOT.parent / "shared" / "conformance" / "apps"
 EXAMPLES = ROOT / "examples"
 BURST_APP = Path(__file__).resolve().parent / "apps" / "burst.py"
+BULK_APP = Path(__file__).resolve().parent / "apps" / "bulk.py"
+BULK_BYTES = 1 << 30
 
 # DESIGN.md "Goals"; each is (text shown, predicate on the measured value).
 GOAL_ADDED_P50_MS = 1.0
@@ -38,6 +41,8 @@ GOAL_THROUGHPUT_RATIO = 0.6
 GOAL_COLD_P50_MS = 150.0
 GOAL_BURST_SECONDS = 3.0
 GOAL_IDLE_PERCENT = 1.0
+GOAL_BULK_MB_PER_S = 300.0
+GOAL_BULK_RSS_MIB = 64.0
 
 
 def log(message: str) -> None:
@@ -251,6 +256,55 @@ class Bench:
         self.platform.stop_app("bench-burst")
         return {**asdict(result), "containers_before": before, "containers_after": after}
 
+    def bulk(self) -> dict[str, Any]:
+        """1 GiB up and 1 GiB down through the platform: MB/s, and how much the edge's and the
+        agent's RSS grew (peak during the transfer minus RSS before it)."""
+        p = self.platform
+        assert p is not None
+        ep = next(iter(p.deploy(BULK_APP).values()))
+        small = load.download(ep.port, ep.host, "/download?n=10")  # warms the container
+        if small.status != 200 or small.bytes != 10:
+            self.error(f"bulk: warm-up download answered {small.status} with {small.bytes} bytes")
+        procs = berth_up.platform_processes(p.process.pid, p.home)
+        watched = {pid: label for pid, label in procs.items() if label in ("services.edge", "services.agent")}
+        out: dict[str, Any] = {}
+        for direction in ("upload", "download"):
+            peaks_reset = all(berth_up.reset_peak_rss(pid) for pid in watched)
+            before = {pid: berth_up.memory_kib(pid).get("VmRSS", 0) for pid in watched}
+            sampled = dict(before)
+            stop = threading.Event()
+            sampler = threading.Thread(target=sample_rss, args=(sampled, stop), daemon=True)
+            sampler.start()
+            log(f"bulk: {direction} of {BULK_BYTES >> 20} MiB")
+            if direction == "upload":
+                result = load.upload(ep.port, ep.host, "/upload", BULK_BYTES)
+                ok = result.status == 200 and result.answer.strip() == str(BULK_BYTES).encode()
+            else:
+                result = load.download(ep.port, ep.host, f"/download?n={BULK_BYTES}")
+                ok = result.status == 200 and result.bytes == BULK_BYTES
+            stop.set()
+            sampler.join()
+            if not ok:
+                answer = result.answer[:200]
+                self.error(f"bulk {direction}: {result.status}, {result.bytes} bytes, {answer!r}")
+            growth: dict[str, float] = {}
+            for pid, label in watched.items():
+                peak = sampled[pid]
+                if peaks_reset:
+                    peak = max(peak, berth_up.memory_kib(pid).get("VmHWM", 0))
+                growth[label] = round((peak - before[pid]) / 1024, 1)
+            out[direction] = {
+                "bytes": result.bytes,
+                "seconds": round(result.seconds, 3),
+                "mb_per_s": round(result.mb_per_s, 1),
+                "rss_before_mib": {watched[pid]: round(kib / 1024, 1) for pid, kib in before.items()},
+                "rss_growth_mib": growth,
+                "peak_from": "VmHWM and 50 ms samples" if peaks_reset else "50 ms samples of VmRSS",
+            }
+            log(f"bulk: {direction} {result.mb_per_s:.0f} MB/s, RSS growth {growth}")
+        p.stop_app("bench-bulk")
+        return out
+
     def idle(self, seconds: float) -> dict[str, Any]:
         """Idle CPU with the warm containers still up, then with every app stopped (0 containers)."""
         p = self.platform
@@ -321,6 +375,8 @@ class Bench:
             rps = self.measure(name, "throughput", ep, base, path, 32)
             results[name]["rps_c32"] = rps
             results[name]["throughput_ratio"] = self.throughput_ratio(rps)
+        if not a.skip_bulk:
+            results["bulk"] = self.bulk()
         results["idle"] = self.idle(a.idle_seconds)
         return results
 
@@ -338,6 +394,13 @@ class Bench:
             if out["berth_up_exit"] != 0:
                 log(f"berth up exited with {out['berth_up_exit']}:\n{self.platform.tail()}")
         return out
+
+
+def sample_rss(peaks: dict[int, int], stop: threading.Event) -> None:
+    """Raises peaks[pid] to each process's VmRSS (KiB) every 50 ms until `stop` is set."""
+    while not stop.wait(0.05):
+        for pid in peaks:
+            peaks[pid] = max(peaks[pid], berth_up.memory_kib(pid).get("VmRSS", 0))
 
 
 def cpu_per_request(pids: dict[int, str], before: dict[int, int], requests: int) -> dict[str, float]:
@@ -431,6 +494,20 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
                 verdict(ok),
             )
         )
+    for direction, item in (results.get("bulk") or {}).items():
+        growth = item["rss_growth_mib"]
+        worst = max(growth.values(), default=0.0)
+        ok = item["mb_per_s"] >= GOAL_BULK_MB_PER_S and worst < GOAL_BULK_RSS_MIB
+        out.append(
+            (
+                f"1 GiB {direction}, edge/agent RSS growth",
+                f"{item['mb_per_s']:.0f} MB/s",
+                "-",
+                " / ".join(f"{growth.get(k, 0):.1f}" for k in ("services.edge", "services.agent")) + " MiB",
+                f">= {GOAL_BULK_MB_PER_S:g} MB/s, < {GOAL_BULK_RSS_MIB:g} MiB",
+                verdict(ok),
+            )
+        )
     idle = results.get("idle")
     if idle:
         warm = idle["with_warm_containers"]
@@ -514,6 +591,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short runs: a smoke test of the benchmark")
     parser.add_argument("--skip-burst", action="store_true")
     parser.add_argument("--skip-cold", action="store_true")
+    parser.add_argument("--skip-bulk", action="store_true", help="skip the 1 GiB upload and download")
     parser.add_argument("--cold-runs", type=int, default=None, help="cold starts to time (default 7)")
     parser.add_argument(
         "--out", type=Path, default=None, help="JSON file (default bench-results/bench-<ts>.json)"

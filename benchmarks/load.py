@@ -261,3 +261,79 @@ async def _burst(port: int, host: str, count: int, timeout: float, path: str) ->
 def burst(port: int, host: str, count: int = 200, timeout: float = 60.0, path: str = "/") -> BurstResult:
     """`count` concurrent GETs on `count` connections, all started at once."""
     return asyncio.run(_burst(port, host, count, timeout, path))
+
+
+# --- bulk transfers ------------------------------------------------------------------------------------
+
+_BULK_BLOCK = 1024 * 1024
+
+
+@dataclass
+class Transfer:
+    status: int
+    bytes: int
+    seconds: float
+    answer: bytes = b""
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+
+def _read_head(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers (lower-case names) and the body bytes read past the head."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        got = sock.recv(65536)
+        if not got:
+            raise LoadError(f"connection closed before the response head: {data[:200]!r}")
+        data += got
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, rest
+
+
+def upload(port: int, host: str, path: str, size: int, timeout: float = 120.0) -> Transfer:
+    """POSTs `size` bytes (content-length, 1 MiB writes) over a raw socket; the clock stops at the
+    response, so it covers the app having read every byte."""
+    block = b"\xa5" * _BULK_BLOCK
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        began = time.perf_counter()
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {size}\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n".encode()
+        )
+        left = size
+        while left:
+            piece = block if left >= len(block) else block[:left]
+            sock.sendall(piece)
+            left -= len(piece)
+        status, headers, body = _read_head(sock)
+        length = int(headers.get("content-length", "0"))
+        while len(body) < length:
+            got = sock.recv(65536)
+            if not got:
+                break
+            body += got
+        return Transfer(status, size, time.perf_counter() - began, body)
+
+
+def download(port: int, host: str, path: str, timeout: float = 120.0) -> Transfer:
+    """GETs a content-length response over a raw socket, discarding the body as it comes."""
+    buffer = bytearray(_BULK_BLOCK)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        began = time.perf_counter()
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        status, headers, body = _read_head(sock)
+        length = int(headers.get("content-length", "0"))
+        received = len(body)
+        while received < length:
+            got = sock.recv_into(buffer)
+            if not got:
+                break
+            received += got
+        return Transfer(status, received, time.perf_counter() - began)

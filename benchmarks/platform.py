@@ -256,3 +256,28 @@ def idle_cpu(root_pid: int, home: Path, seconds: float) -> dict[str, object]:
         "percent_of_core": round(100 * total / elapsed, 2),
         "by_process_percent": {k: round(100 * v / elapsed, 2) for k, v in sorted(by_label.items())},
     }
+
+
+# --- memory of one process, for the bulk transfers ----------------------------------------------------
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of a process in KiB; empty if it is gone."""
+    out: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                out[name] = int(value.split()[0])
+    except OSError:
+        return {}
+    return out
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Resets VmHWM to the current RSS (Linux clear_refs "5"); False if that is not allowed."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True

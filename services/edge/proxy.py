@@ -1,4 +1,9 @@
-"""Serving one HTTP request through a leased container slot."""
+"""Serving one HTTP request through a leased container slot.
+
+Bodies are flow-controlled (berth._runtime.flow): the request body waits for the container's
+credit once WINDOW bytes are unacknowledged, and the response body is acknowledged to the
+container as the client takes it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+from berth._runtime.flow import Acknowledger
 from berth.v1 import bus_pb2
 from services.common import tracing
 from services.edge.leases import Lease
@@ -71,9 +77,8 @@ async def relay_http(
         await stream.send(
             lease.data_subject, bus_pb2.Frame(request=request_head(scope, head, not (more or split)))
         )
-        if split:
-            await _send_body(stream, lease.data_subject, rest, more)
-        pump = asyncio.create_task(_pump_body(receive, stream, lease.data_subject, more))
+        stream.window.spend(len(head))
+        pump = asyncio.create_task(_pump_body(receive, stream, lease.data_subject, rest, more, timeout))
         await _answer(send, stream, timeout, lease.data_subject)
     finally:
         if pump is not None:
@@ -81,23 +86,40 @@ async def relay_http(
         stream.close()
 
 
-async def _pump_body(receive: Receive, stream: Stream, subject: str, more: bool) -> None:
-    """Forwards the rest of the body, then tells the container if the client goes away."""
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
+async def _pump_body(
+    receive: Receive, stream: Stream, subject: str, rest: bytes, more: bool, timeout: float
+) -> None:
+    """Forwards the rest of the body (`rest`: what did not fit in the head, then whatever the
+    client still sends), then tells the container if the client goes away."""
+    try:
+        if rest:
+            await _send_body(stream, subject, rest, more, timeout)
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                await stream.send(subject, bus_pb2.Frame(cancel=bus_pb2.Cancel()))
+                return
+            if more:
+                more = message.get("more_body", False)
+                await _send_body(stream, subject, message.get("body", b""), more, timeout)
+    except TimeoutError:
+        # The app took none of the body for a whole timeout: the request is stuck, give up.
+        with contextlib.suppress(Exception):
             await stream.send(subject, bus_pb2.Frame(cancel=bus_pb2.Cancel()))
-            return
-        if more:
-            more = message.get("more_body", False)
-            await _send_body(stream, subject, message.get("body", b""), more)
 
 
-async def _send_body(stream: Stream, subject: str, data: bytes, more: bool) -> None:
-    """Body bytes as Chunk frames, each small enough for one NATS message."""
+async def _send_body(stream: Stream, subject: str, data: bytes, more: bool, timeout: float) -> None:
+    """Body bytes as Chunk frames, each small enough for one NATS message, never more than the
+    flow-control window ahead of what the container has acknowledged."""
     pieces = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)] or [b""]
     for index, piece in enumerate(pieces):
+        if stream.window.available <= 0:
+            async with asyncio.timeout(timeout):
+                await stream.window.wait()
+        if stream.window.closed:
+            return
         end = not more and index == len(pieces) - 1
+        stream.window.spend(len(piece))
         await stream.send(subject, bus_pb2.Frame(body=bus_pb2.Chunk(data=piece, end=end)))
 
 
@@ -127,8 +149,10 @@ async def _answer(send: Send, stream: Stream, timeout: float, subject: str) -> N
     if head.end:
         await send({"type": "http.response.body", "body": head.body})
         return
+    ack = Acknowledger()
     if head.body:
         await send({"type": "http.response.body", "body": head.body, "more_body": True})
+        await _acknowledge(stream, subject, ack, len(head.body), end=False)
     while True:
         try:
             frame = await stream.next(timeout)
@@ -142,6 +166,15 @@ async def _answer(send: Send, stream: Stream, timeout: float, subject: str) -> N
             await send({"type": "http.response.body", "body": chunk.data, "more_body": not chunk.end})
             if chunk.end:
                 return
+            # uvicorn's send() returns once the client's connection can take more: acknowledge.
+            await _acknowledge(stream, subject, ack, len(chunk.data), end=False)
         elif kind == "error":
             # Headers are out: the only honest signal left is to abort the connection.
             raise RuntimeError(f"response failed midway: {frame.error.message}")
+
+
+async def _acknowledge(stream: Stream, subject: str, ack: Acknowledger, size: int, *, end: bool) -> None:
+    """Grants the container response-body credit once a batch of it reached the client."""
+    grant = ack.consumed(size, end=end)
+    if grant:
+        await stream.send(subject, bus_pb2.Frame(credit=bus_pb2.Credit(bytes=grant)))

@@ -8,17 +8,20 @@ import itertools
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from berth._runtime.flow import SendWindow
 from berth.v1 import bus_pb2
 from services.common import subjects
 
 
 class Stream:
-    """Frames the container sends for one request, in order."""
+    """Frames the container sends for one request, in order. Credit frames (the container
+    acknowledging request body) never enter `frames`: they feed `window`."""
 
     def __init__(self, relay: Relay, stream_id: int) -> None:
         self.id = stream_id
         self.reply = subjects.edge_response(relay.edge_id, stream_id)
         self.frames: asyncio.Queue[bus_pb2.Frame] = asyncio.Queue()
+        self.window = SendWindow()
         self._relay = relay
 
     async def next(self, timeout: float) -> bus_pb2.Frame:
@@ -33,6 +36,7 @@ class Stream:
 
     def close(self) -> None:
         self._relay.streams.pop(self.id, None)
+        self.window.close()
 
 
 class Relay:
@@ -54,5 +58,10 @@ class Relay:
 
     async def _on_frame(self, msg: Msg) -> None:
         stream = self.streams.get(int(msg.subject.rsplit(".", 1)[-1]))
-        if stream is not None:
-            stream.frames.put_nowait(bus_pb2.Frame.FromString(msg.data))
+        if stream is None:
+            return
+        frame = bus_pb2.Frame.FromString(msg.data)
+        if frame.WhichOneof("kind") == "credit":
+            stream.window.grant(frame.credit.bytes)
+        else:
+            stream.frames.put_nowait(frame)

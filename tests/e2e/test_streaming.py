@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +50,40 @@ def test_large_bodies_both_ways(platform: Platform) -> None:
     assert response.status_code == 200
     assert len(response.content) == len(payload)
     assert hashlib.sha256(response.content).digest() == hashlib.sha256(payload).digest()
+
+
+def download_piece(index: int) -> bytes:
+    """As in apps/streams.py: the index-th 256 KiB of /download's body."""
+    return hashlib.sha256(str(index).encode()).digest() * 8192
+
+
+def test_large_upload_to_a_slow_reader_arrives_intact(platform: Platform) -> None:
+    url = platform.deploy(APPS / "streams.py")["web"]
+    payload = os.urandom(64 * 1024 * 1024 + 5)
+    response = platform.request("POST", url, "/slow-upload", content=payload)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
+
+
+def test_large_download_to_a_slow_client_arrives_intact(platform: Platform) -> None:
+    url = platform.deploy(APPS / "streams.py")["web"]
+    size = 64 * 1024 * 1024 + 7
+    expected = hashlib.sha256()
+    for i in range(0, size, 256 * 1024):
+        expected.update(download_piece(i // (256 * 1024))[: size - i])
+    target, host = direct(url, "/download")
+    received = hashlib.sha256()
+    count = 0
+    with httpx.Client(timeout=120) as client:
+        with client.stream("GET", target, params={"n": size}, headers={"host": host}) as response:
+            assert response.status_code == 200
+            for index, chunk in enumerate(response.iter_raw(16 * 1024)):
+                received.update(chunk)
+                count += len(chunk)
+                if index % 16 == 0:
+                    time.sleep(0.001)  # a slow reader: the platform must not buffer for it
+    assert count == size
+    assert received.digest() == expected.digest()
 
 
 def test_websocket_to_an_asgi_app(platform: Platform) -> None:

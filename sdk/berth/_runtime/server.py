@@ -4,6 +4,10 @@ Response heads are held back briefly so that a simple response (start + final bo
 as ONE `response` frame with `end=True`. A head is flushed when the body ends, when
 HEAD_WINDOW seconds pass with the body still open (so streams start promptly), or when the
 held body exceeds HOLD_LIMIT bytes. After the head, every body message is sent at once.
+
+Bodies are flow-controlled both ways (see flow.py): receive() grants the edge credit as the app
+consumes request body, and send() waits for the edge's credit before it has more than WINDOW
+bytes of response body unacknowledged.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 from berth.v1 import bus_pb2
 
+from .flow import Acknowledger, SendWindow
 from .frames import FrameWriter
 from .scope import build_scope
 from .types import ASGIApp, Message
@@ -41,10 +46,17 @@ class _Stream:
         self.head = head
         self.queue: asyncio.Queue[bus_pb2.Frame] = asyncio.Queue()
         self.cancelled = False
+        # Response body credit from the edge; WebSockets never wait on it.
+        self.window = SendWindow()
 
     def feed(self, frame: bus_pb2.Frame) -> None:
-        if frame.WhichOneof("kind") == "cancel":
+        kind = frame.WhichOneof("kind")
+        if kind == "credit":
+            self.window.grant(frame.credit.bytes)
+            return
+        if kind == "cancel":
             self.cancelled = True
+            self.window.close()
         self.queue.put_nowait(frame)
 
     def send_frame(self, frame: bus_pb2.Frame) -> None:
@@ -66,10 +78,12 @@ class HttpStream(_Stream):
         self.head_sent = False
         self.done = False
         self.timer: asyncio.TimerHandle | None = None
+        self.ack = Acknowledger()
 
     async def receive(self) -> Message:
         if self.first:
             self.first = False
+            self._consumed(len(self.head.body), end=self.head.end)
             return {"type": "http.request", "body": self.head.body, "more_body": not self.head.end}
         while not self.cancelled and not self.done:
             frame = await self.queue.get()
@@ -78,19 +92,30 @@ class HttpStream(_Stream):
             kind = frame.WhichOneof("kind")
             if kind == "body" and not self.body_done:
                 self.body_done = frame.body.end
+                self._consumed(len(frame.body.data), end=frame.body.end)
                 return {"type": "http.request", "body": frame.body.data, "more_body": not frame.body.end}
             if kind == "cancel":
                 break
         return dict(_DISCONNECT)
 
-    def _flush_head(self) -> None:
+    def _consumed(self, size: int, *, end: bool) -> None:
+        """The app took `size` request body bytes: grant the edge credit once a batch is due."""
+        grant = self.ack.consumed(size, end=end)
+        if grant:
+            self.send_frame(bus_pb2.Frame(credit=bus_pb2.Credit(bytes=grant)))
+
+    def _flush_head(self) -> bytes:
+        """Sends the head with up to MAX_FRAME_BODY of the held body; returns the rest, which the
+        caller must send with _send_chunks. (From the timer the rest is always empty: the held
+        body is flushed at once when it reaches HOLD_LIMIT.)"""
         self.timer = None
         if self.head_sent or self.done or self.status is None:
-            return
+            return b""
         self.head_sent = True
         body = b"".join(self.held)
         self.held.clear()
         first, rest = body[:MAX_FRAME_BODY], body[MAX_FRAME_BODY:]
+        self.window.spend(len(first))
         self.send_frame(
             bus_pb2.Frame(
                 response=bus_pb2.ResponseHead(
@@ -98,13 +123,19 @@ class HttpStream(_Stream):
                 )
             )
         )
-        if rest:
-            self._send_chunks(rest, more=True)
+        return rest
 
-    def _send_chunks(self, data: bytes, *, more: bool) -> None:
-        pieces = [data[i : i + MAX_FRAME_BODY] for i in range(0, len(data), MAX_FRAME_BODY)] or [b""]
-        for index, piece in enumerate(pieces):
-            end = not more and index == len(pieces) - 1
+    async def _send_chunks(self, data: bytes, *, more: bool) -> None:
+        # Pieces are cut one at a time, so a huge body message is not copied whole up front.
+        size = len(data)
+        for start in range(0, size, MAX_FRAME_BODY) or range(1):
+            await self.window.wait()
+            if self.cancelled:
+                self.done = True
+                raise OSError("the client disconnected")
+            piece = data[start : start + MAX_FRAME_BODY]
+            end = not more and start + MAX_FRAME_BODY >= size
+            self.window.spend(len(piece))
             self.send_frame(bus_pb2.Frame(response_body=bus_pb2.Chunk(data=piece, end=end)))
 
     async def send(self, message: Message) -> None:
@@ -132,9 +163,9 @@ class HttpStream(_Stream):
             self.held_size += len(data)
             if not more and self.held_size > MAX_FRAME_BODY:
                 self._finish_timer()
-                self._flush_head()
+                rest = self._flush_head()
                 self.done = True
-                self._send_chunks(b"", more=False)
+                await self._send_chunks(rest, more=False)
                 await self.server.writer.drain()
             elif not more:
                 self._finish_timer()
@@ -151,11 +182,13 @@ class HttpStream(_Stream):
                 )
             elif self.held_size >= HOLD_LIMIT:
                 self._finish_timer()
-                self._flush_head()
+                rest = self._flush_head()
+                if rest:
+                    await self._send_chunks(rest, more=True)
                 await self.server.writer.drain()
             return
         self.done = not more
-        self._send_chunks(data, more=more)
+        await self._send_chunks(data, more=more)
         await self.server.writer.drain()
 
     def _finish_timer(self) -> None:
@@ -330,6 +363,7 @@ class Server:
         else:
             stream.fail(None)
         finally:
+            stream.window.close()
             stream.queue.put_nowait(_END)
             self.streams.pop(stream.id, None)
             if not self.streams:

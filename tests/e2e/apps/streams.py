@@ -1,6 +1,7 @@
 """Streaming both ways and WebSockets, on an ASGI app that holds several requests at once."""
 
 import asyncio
+import hashlib
 
 import berth
 
@@ -40,6 +41,25 @@ def web():
 
         return StreamingResponse(body(), media_type="application/octet-stream")
 
+    @api.post("/slow-upload")
+    async def slow_upload(request: Request):
+        # Reads slowly, so the edge must wait for credit instead of piling the body up here.
+        digest = hashlib.sha256()
+        size = 0
+        async for chunk in request.stream():
+            digest.update(chunk)
+            size += len(chunk)
+            await asyncio.sleep(0.001)
+        return {"size": size, "sha256": digest.hexdigest()}
+
+    @api.get("/download")
+    async def download(n: int):
+        async def body():
+            for i in range(0, n, 256 * 1024):
+                yield download_piece(i // (256 * 1024))[: n - i]
+
+        return StreamingResponse(body(), media_type="application/octet-stream")
+
     @api.websocket("/ws")
     async def ws(socket: WebSocket):
         await socket.accept()
@@ -56,3 +76,8 @@ def web():
                 await socket.send_bytes(message["bytes"][::-1])
 
     return api
+
+
+def download_piece(index: int) -> bytes:
+    """The index-th 256 KiB of /download's body: distinct per piece, so order is checked too."""
+    return hashlib.sha256(str(index).encode()).digest() * 8192
