@@ -109,14 +109,14 @@ class Platform:
         return self.run_dir / f"{name}.ready"
 
     def _wait_ready(self, service: Service, path: Path, timeout: float = READY_TIMEOUT) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if path.exists():
-                return path.read_text().strip()
-            if not service.alive():
-                raise Error(f"{service.name} exited during start-up:\n{service.tail()}")
-            time.sleep(0.02)
-        raise Error(f"{service.name} was not ready within {timeout:.0f}s:\n{service.tail()}")
+        from services.common.readiness import wait_ready_file
+
+        try:
+            return wait_ready_file(path, timeout=timeout, alive=service.alive)
+        except RuntimeError:
+            raise Error(f"{service.name} exited during start-up:\n{service.tail()}") from None
+        except TimeoutError:
+            raise Error(f"{service.name} was not ready within {timeout:.0f}s:\n{service.tail()}") from None
 
     def start(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
