@@ -84,7 +84,7 @@ class Edge:
             return
         route = self._routes.resolve(host) or await self._routes.fetch(host)
         if route is None:
-            await self._refuse(send, websocket, 404, f"no app is deployed at {host or 'this host'}")
+            await self._refuse(send, websocket, 404, _no_app(host))
             return
         with self._tracer.start_as_current_span(
             "edge.request",
@@ -101,10 +101,7 @@ class Edge:
             try:
                 slots, lease = await self._acquire(host, key)
             except PoolFailed as exc:
-                if exc.status == 404 and await self._routes.fetch(host) is None:
-                    await self._refuse(send, websocket, 404, f"no app is deployed at {host or 'this host'}")
-                else:
-                    await self._refuse(send, websocket, exc.status, str(exc))
+                await self._refuse(send, websocket, exc.status, str(exc))
                 return
             except TimeoutError:
                 await self._refuse(
@@ -130,10 +127,14 @@ class Edge:
         try:
             return slots, await slots.acquire(QUEUE_TIMEOUT)
         except PoolFailed as exc:
-            # The scheduler retired this version: the edge's copy of the route lagged a redeploy.
-            # Re-read the route and try the new version's pool once.
-            fresh = await self._routes.fetch(host) if exc.status == 404 else None
-            if fresh is None or fresh.version == key.version:
+            # 404: the scheduler no longer has this version. Either the app was stopped, or the
+            # edge's copy of the route lagged a redeploy: re-read it and try the new version once.
+            if exc.status != 404:
+                raise
+            fresh = await self._routes.fetch(host)
+            if fresh is None:
+                raise PoolFailed(404, _no_app(host)) from None
+            if fresh.version == key.version:
                 raise
         key = bus_pb2.PoolKey(app=key.app, function=key.function, version=fresh.version, params=key.params)
         slots = self._slots(key)
@@ -147,6 +148,10 @@ class Edge:
                 await plain(send, 503, "starting")
             return
         await plain(send, 404, "this is the Berth edge; apps live at {workspace}--{app}-{function}.{domain}")
+
+
+def _no_app(host: str) -> str:
+    return f"no app is deployed at {host or 'this host'}"
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str:
