@@ -11,21 +11,19 @@ mirror); concurrent builders wait on a file lock so only one of them does the wo
 from __future__ import annotations
 
 import asyncio
-import collections
 import os
 import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from services.builder.errors import BuildFailed
 from services.builder.locks import file_lock
-
-LineSink = Callable[[str], None]
+from services.builder.uv_cli import LineSink, run_streaming
 
 SUITE = "bookworm"
 PYTHON = "3.11"  # what `python3` is in SUITE; images run /usr/bin/python3
@@ -37,7 +35,6 @@ IMPORT_CHANGES = (
     "ENV LANG=C.UTF-8",
     'CMD ["python3"]',
 )
-_TAIL_LINES = 40
 
 
 @dataclass(frozen=True)
@@ -180,27 +177,12 @@ async def _ensure_debootstrap(on_line: LineSink) -> None:
 
 
 async def _run(argv: list[str], on_line: LineSink, *, what: str, env: dict[str, str] | None = None) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=env,
-    )
-    tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
-    try:
-        assert proc.stdout is not None
-        while raw := await proc.stdout.readline():
-            line = raw.decode(errors="replace").rstrip("\r\n")
-            tail.append(line)
-            on_line(line)
-        code = await proc.wait()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await asyncio.shield(proc.wait())
-    if code != 0:
-        raise BuildFailed(f"cannot make the Docker base image: {what} exited with {code}\n" + "\n".join(tail))
+    result = await run_streaming(argv, on_line=on_line, env=env)
+    if result.returncode != 0:
+        raise BuildFailed(
+            f"cannot make the Docker base image: {what} exited with {result.returncode}\n"
+            + "\n".join(result.tail)
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

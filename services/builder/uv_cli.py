@@ -1,4 +1,4 @@
-"""Running uv as an asyncio subprocess, streaming its output line by line."""
+"""Running uv (and the other build tools) as asyncio subprocesses, streaming output line by line."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ _TAIL_LINES = 40
 
 
 @dataclass(frozen=True)
-class UvResult:
+class ProcessResult:
     returncode: int
     tail: list[str]  # the last lines of output, for error messages
 
@@ -33,25 +33,25 @@ def installed_count(line: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-async def run(args: Sequence[str], *, on_line: LineSink, env: Mapping[str, str] | None = None) -> UvResult:
-    """Runs `uv <args>`, handing each output line (stdout and stderr merged) to `on_line` as it comes.
+async def run_streaming(
+    argv: Sequence[str], *, on_line: LineSink, env: Mapping[str, str] | None = None
+) -> ProcessResult:
+    """Runs `argv`, handing each output line (stdout and stderr merged) to `on_line` as it comes.
 
-    Cancelling the caller kills uv, so a timed-out or abandoned build leaves no process behind.
+    Cancelling the caller kills the process, so a timed-out or abandoned build leaves none behind.
     """
-    full_env = {**os.environ, **(env or {}), "NO_COLOR": "1", "UV_NO_PROGRESS": "1"}
     proc = await asyncio.create_subprocess_exec(
-        uv_bin(),
-        *args,
+        *argv,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        env=full_env,
+        env=dict(env) if env is not None else None,
     )
     tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
     try:
         stdout = proc.stdout
         if stdout is None:  # cannot happen with stdout=PIPE; keeps the type checker honest
-            raise RuntimeError("uv started without an output pipe")
+            raise RuntimeError(f"{argv[0]} started without an output pipe")
         while raw := await stdout.readline():
             line = raw.decode(errors="replace").rstrip("\r\n")
             tail.append(line)
@@ -61,4 +61,12 @@ async def run(args: Sequence[str], *, on_line: LineSink, env: Mapping[str, str] 
         if proc.returncode is None:
             proc.kill()
             await asyncio.shield(proc.wait())
-    return UvResult(returncode, list(tail))
+    return ProcessResult(returncode, list(tail))
+
+
+async def run(
+    args: Sequence[str], *, on_line: LineSink, env: Mapping[str, str] | None = None
+) -> ProcessResult:
+    """Runs `uv <args>` through run_streaming, with colours and progress bars off."""
+    full_env = {**os.environ, **(env or {}), "NO_COLOR": "1", "UV_NO_PROGRESS": "1"}
+    return await run_streaming([uv_bin(), *args], on_line=on_line, env=full_env)
