@@ -9,33 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import struct
 import time
 from collections.abc import Callable
 
 from nats.aio.client import Client
 
+from berth._runtime.frames import encode, read_payload
 from berth.v1 import bus_pb2
-
-_LENGTH = struct.Struct(">I")
-MAX_FRAME = 64 << 20
-
-
-def encode(frame: bus_pb2.Frame) -> bytes:
-    data = frame.SerializeToString()
-    return _LENGTH.pack(len(data)) + data
-
-
-async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
-    """One frame's bytes, or None at a clean end of the stream."""
-    try:
-        head = await reader.readexactly(4)
-    except asyncio.IncompleteReadError:
-        return None
-    (size,) = _LENGTH.unpack(head)
-    if size > MAX_FRAME:
-        raise ValueError(f"frame of {size} bytes exceeds the {MAX_FRAME} limit")
-    return await reader.readexactly(size)
 
 
 def _ends_from_container(frame: bus_pb2.Frame) -> bool:
@@ -105,7 +85,7 @@ class Bridge:
             await writer.drain()
 
     async def _pump_from_container(self, reader: asyncio.StreamReader) -> None:
-        while (data := await read_frame(reader)) is not None:
+        while (data := await read_payload(reader)) is not None:
             frame = bus_pb2.Frame.FromString(data)
             if frame.stream == 0:
                 if not self.started.done():

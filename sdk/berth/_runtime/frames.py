@@ -14,7 +14,7 @@ _LENGTH = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
 
 
-class FrameError(Exception):
+class FrameError(ValueError):
     """The peer sent something that is not a valid frame."""
 
 
@@ -47,8 +47,9 @@ def decode_all(buffer: bytes) -> tuple[list[bus_pb2.Frame], bytes]:
     return frames, buffer[offset:]
 
 
-async def read_frame(reader: asyncio.StreamReader) -> bus_pb2.Frame | None:
-    """The next frame, or None at a clean end of stream."""
+async def read_payload(reader: asyncio.StreamReader) -> bytes | None:
+    """The next frame's serialized bytes, or None at a clean end of stream. The agent relays these
+    as they are, without decoding and encoding again."""
     try:
         header = await reader.readexactly(_LENGTH.size)
     except asyncio.IncompleteReadError as exc:
@@ -59,9 +60,15 @@ async def read_frame(reader: asyncio.StreamReader) -> bus_pb2.Frame | None:
     if length > MAX_FRAME:
         raise FrameError(f"frame of {length} bytes exceeds the {MAX_FRAME}-byte limit")
     try:
-        return decode(await reader.readexactly(length))
+        return await reader.readexactly(length)
     except asyncio.IncompleteReadError as exc:
         raise FrameError("connection closed inside a frame") from exc
+
+
+async def read_frame(reader: asyncio.StreamReader) -> bus_pb2.Frame | None:
+    """The next frame, or None at a clean end of stream."""
+    payload = await read_payload(reader)
+    return None if payload is None else decode(payload)
 
 
 class FrameWriter:

@@ -1,12 +1,13 @@
-"""Length-prefixed frames on a container's socket (services/agent/bridge.py)."""
+"""Length-prefixed frames on a container's socket, read as raw payloads the way the agent's bridge
+relays them (berth._runtime.frames.read_payload)."""
 
 import asyncio
 import struct
 
 import pytest
 
+from berth._runtime.frames import MAX_FRAME, FrameError, encode, read_payload
 from berth.v1 import bus_pb2
-from services.agent.bridge import MAX_FRAME, encode, read_frame
 
 
 def reader_with(data: bytes, *, eof: bool = True) -> asyncio.StreamReader:
@@ -25,10 +26,10 @@ async def test_round_trip_of_several_frames() -> None:
     ]
     reader = reader_with(b"".join(encode(f) for f in frames))
     for frame in frames:
-        data = await read_frame(reader)
+        data = await read_payload(reader)
         assert data is not None
         assert bus_pb2.Frame.FromString(data) == frame
-    assert await read_frame(reader) is None
+    assert await read_payload(reader) is None
 
 
 def test_encode_prefixes_big_endian_length() -> None:
@@ -41,7 +42,7 @@ def test_encode_prefixes_big_endian_length() -> None:
 async def test_frame_split_across_feeds() -> None:
     data = encode(bus_pb2.Frame(stream=9, request=bus_pb2.RequestHead(path="/split")))
     reader = reader_with(data[:3], eof=False)
-    pending = asyncio.ensure_future(read_frame(reader))
+    pending = asyncio.ensure_future(read_payload(reader))
     await asyncio.sleep(0)
     assert not pending.done()
     reader.feed_data(data[3:])
@@ -49,22 +50,23 @@ async def test_frame_split_across_feeds() -> None:
 
 
 async def test_clean_eof_returns_none() -> None:
-    assert await read_frame(reader_with(b"")) is None
+    assert await read_payload(reader_with(b"")) is None
 
 
 async def test_oversize_frame_rejected() -> None:
     reader = reader_with(struct.pack(">I", MAX_FRAME + 1))
     with pytest.raises(ValueError, match="exceeds"):
-        await read_frame(reader)
+        await read_payload(reader)
 
 
 async def test_frame_of_exactly_max_size_is_not_rejected_by_length() -> None:
     reader = reader_with(struct.pack(">I", MAX_FRAME))  # then EOF: the body is missing
-    with pytest.raises(asyncio.IncompleteReadError):
-        await read_frame(reader)
+    # Not "exceeds the limit": the length is allowed, it is the missing body that fails.
+    with pytest.raises(FrameError, match="closed inside a frame"):
+        await read_payload(reader)
 
 
 async def test_truncated_body_is_an_error_not_eof() -> None:
     data = encode(bus_pb2.Frame(stream=1, request=bus_pb2.RequestHead(path="/abc")))
-    with pytest.raises(asyncio.IncompleteReadError):
-        await read_frame(reader_with(data[:-1]))
+    with pytest.raises(FrameError, match="closed inside a frame"):
+        await read_payload(reader_with(data[:-1]))
