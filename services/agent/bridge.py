@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
 
 from nats.aio.client import Client
 
@@ -45,7 +44,6 @@ class Bridge:
         self._next_stream = 1
         self.idle_since = time.monotonic()
         self.started: asyncio.Future[bus_pb2.Frame] = asyncio.get_running_loop().create_future()
-        self.on_idle: Callable[[], None] | None = None
 
     @property
     def inflight(self) -> int:

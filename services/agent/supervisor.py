@@ -143,7 +143,6 @@ class Supervisor:
             cwd=workdir if workdir.is_dir() else code_dir,
             state_dir=state_dir,
             code_dir=code_dir,
-            image_root=Path(image.root),
             isolate_network=order.function.web.kind == spec_pb2.WEB_KIND_WEB_SERVER,
             image_tag=image.docker_tag,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -17,8 +17,6 @@ class LaunchSpec:
     # Directories the container sees: the code bundle and the runner's socket live here.
     state_dir: Path
     code_dir: Path
-    image_root: Path
-    extra_paths: list[str] = field(default_factory=list)
     # web_server containers listen on ports of their own choosing; each gets a private network
     # namespace so several can listen on the same port on one host.
     isolate_network: bool = False

@@ -27,7 +27,6 @@ def _spec(tmp_path: Path, **overrides: object) -> LaunchSpec:
         "cwd": tmp_path / "code",
         "state_dir": state,
         "code_dir": tmp_path / "code",
-        "image_root": Path(""),
         "image_tag": "berth-img:abc",
     }
     fields.update(overrides)
