@@ -28,6 +28,7 @@ from services.common.readiness import write_ready_file
 @dataclass(frozen=True)
 class AgentConfig:
     nats_url: str
+    nats_seed_file: str
     home: Path
     agent_id: str
     runtime: str
@@ -48,6 +49,7 @@ def parse_config(argv: list[str] | None = None) -> AgentConfig:
     agent_id = args.agent_id or f"{socket.gethostname().split('.')[0]}-{uuid.uuid4().hex[:6]}"
     return AgentConfig(
         nats_url=args.nats_url,
+        nats_seed_file=args.nats_seed_file,
         home=Path(args.home),
         agent_id=_subject_safe(agent_id),
         runtime=args.runtime,
@@ -64,7 +66,7 @@ async def run(cfg: AgentConfig) -> None:
     log = logs.setup("agent")
     print(f"berth-agent {config.describe(cfg)}", flush=True)
     tracing.setup("agent")
-    nc = await bus.connect(cfg.nats_url, f"agent-{cfg.agent_id}")
+    nc = await bus.connect(cfg.nats_url, f"agent-{cfg.agent_id}", seed_file=cfg.nats_seed_file)
     js = nc.jetstream()
     store = await bus.object_store(js, subjects.OBJ_BUNDLES)
     home = cfg.home / "agent" / cfg.agent_id

@@ -24,6 +24,7 @@ GRACE_SECONDS = 5.0
 @dataclass(frozen=True)
 class BuilderConfig:
     nats_url: str
+    nats_seed_file: str
     home: Path
     listen: str
     ready_file: str
@@ -49,6 +50,7 @@ def parse(argv: list[str] | None = None) -> BuilderConfig:
         raise SystemExit(f"BERTH_BUILD_TIMEOUT={timeout} must be positive")
     return BuilderConfig(
         nats_url=args.nats_url,
+        nats_seed_file=args.nats_seed_file,
         home=Path(args.home).expanduser().resolve(),
         listen=args.listen,
         ready_file=args.ready_file,
@@ -71,7 +73,7 @@ def bound_address(listen: str, port: int) -> str:
 
 async def serve(cfg: BuilderConfig) -> None:
     tracer = tracing.setup("builder")
-    nc = await bus.connect(cfg.nats_url, "berth-builder")
+    nc = await bus.connect(cfg.nats_url, "berth-builder", seed_file=cfg.nats_seed_file)
     try:
         tokens = await bus.key_value(nc.jetstream(), subjects.KV_TOKENS)
         layers = RuntimeLayers(cfg.home)

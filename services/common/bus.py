@@ -6,6 +6,7 @@ All payloads are protobuf messages; trace context travels in NATS headers.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import TypeVar
 
 import nats
@@ -21,8 +22,14 @@ from services.common import tracing
 M = TypeVar("M", bound=Message)
 
 
-async def connect(url: str, name: str, *, connect_timeout: float = 10.0) -> Client:
-    """Connects with retries until `connect_timeout`, then reconnects forever on loss."""
+async def connect(url: str, name: str, *, seed_file: str = "", connect_timeout: float = 10.0) -> Client:
+    """Connects with retries until `connect_timeout`, then reconnects forever on loss.
+
+    `seed_file` holds this identity's NATS nkey seed (see services/common/credentials.py); the
+    server refuses anyone without one. Replies come to an inbox prefixed with the identity's role,
+    so each role may subscribe only to its own inboxes.
+    """
+    _check_seed(seed_file)
     deadline = asyncio.get_running_loop().time() + connect_timeout
     last: Exception | None = None
     while asyncio.get_running_loop().time() < deadline:
@@ -34,11 +41,25 @@ async def connect(url: str, name: str, *, connect_timeout: float = 10.0) -> Clie
                 reconnect_time_wait=0.5,
                 connect_timeout=2,
                 allow_reconnect=True,
+                nkeys_seed=seed_file or None,
+                inbox_prefix=inbox_prefix(seed_file).encode(),
             )
         except Exception as exc:  # noqa: BLE001 - any failure to reach the server is retried
             last = exc
             await asyncio.sleep(0.1)
     raise ConnectionError(f"cannot reach NATS at {url} within {connect_timeout:.0f}s: {last}")
+
+
+def _check_seed(seed_file: str) -> None:
+    if seed_file and not os.path.isfile(seed_file):
+        raise ConnectionError(f"NATS credentials {seed_file} do not exist (berth up creates them)")
+
+
+def inbox_prefix(seed_file: str) -> str:
+    """`_INBOX_<identity>`, from the seed file's name (`scheduler.nk` -> `_INBOX_scheduler`)."""
+    if not seed_file:
+        return "_INBOX"
+    return "_INBOX_" + os.path.basename(seed_file).removesuffix(".nk")
 
 
 def headers() -> dict[str, str]:

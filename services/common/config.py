@@ -39,6 +39,11 @@ def common_flags(parser: argparse.ArgumentParser) -> None:
         help="NATS server (env BERTH_NATS_URL)",
     )
     parser.add_argument(
+        "--nats-seed-file",
+        default=env_str("BERTH_NATS_SEED_FILE", ""),
+        help="this service's NATS nkey seed file (env BERTH_NATS_SEED_FILE; berth up makes them)",
+    )
+    parser.add_argument(
         "--home", default=str(default_home()), help="state directory (env BERTH_HOME, default ~/.berth)"
     )
 

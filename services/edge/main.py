@@ -28,6 +28,7 @@ STARTUP_TIMEOUT = 30.0
 @dataclass(frozen=True)
 class EdgeConfig:
     nats_url: str
+    nats_seed_file: str
     home: Path
     host: str
     port: int
@@ -45,6 +46,7 @@ def parse_config(argv: list[str] | None = None) -> EdgeConfig:
     args = parser.parse_args(argv)
     return EdgeConfig(
         nats_url=args.nats_url,
+        nats_seed_file=args.nats_seed_file,
         home=Path(args.home),
         host=args.host,
         port=args.port,
@@ -73,7 +75,7 @@ async def run(cfg: EdgeConfig) -> None:
     log = logs.setup("edge")
     print(f"berth-edge {config.describe(cfg)}", flush=True)
     tracing.setup("edge")
-    nc = await bus.connect(cfg.nats_url, cfg.edge_id)
+    nc = await bus.connect(cfg.nats_url, cfg.edge_id, seed_file=cfg.nats_seed_file)
     js = nc.jetstream()
     routes = RouteTable(await bus.key_value(js, subjects.KV_ROUTES))
     await routes.start()

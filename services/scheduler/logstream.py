@@ -10,23 +10,6 @@ from nats.js.errors import NotFoundError
 from berth.v1 import control_pb2
 from services.common import subjects
 
-MAX_AGE_SECONDS = 7 * 24 * 3600
-MAX_BYTES = 1 << 30
-
-
-async def ensure_stream(js: JetStreamContext) -> None:
-    config = api.StreamConfig(
-        name=subjects.LOG_STREAM,
-        subjects=[subjects.LOG_SUBJECTS],
-        max_age=MAX_AGE_SECONDS,
-        max_bytes=MAX_BYTES,
-        storage=api.StorageType.FILE,
-    )
-    try:
-        await js.stream_info(subjects.LOG_STREAM)
-    except NotFoundError:
-        await js.add_stream(config)
-
 
 async def read(js: JetStreamContext, app_key: str, *, follow: bool) -> AsyncIterator[control_pb2.LogLine]:
     subject = subjects.app_logs(app_key)

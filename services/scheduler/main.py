@@ -14,9 +14,8 @@ from nats.aio.msg import Msg
 from opentelemetry import context as otel_context
 
 from berth.v1 import bus_pb2, control_pb2_grpc, spec_pb2
-from services.common import auth, bus, config, logs, loop, subjects, tracing
+from services.common import auth, bus, config, logs, loop, provision, subjects, tracing
 from services.common.readiness import write_ready_file
-from services.scheduler import logstream
 from services.scheduler.agents import Agents
 from services.scheduler.api import ControlService, UrlConfig
 from services.scheduler.assignment import Assigner
@@ -30,6 +29,7 @@ TICK_SECONDS = 1.0
 @dataclass(frozen=True)
 class SchedulerConfig:
     nats_url: str
+    nats_seed_file: str
     home: Path
     listen: str
     builder: str
@@ -59,6 +59,7 @@ def parse_config(argv: list[str] | None = None) -> SchedulerConfig:
         parser.error("BERTH_SECRET_KEY is required: 32 bytes as 64 hex digits (berth up makes one)")
     return SchedulerConfig(
         nats_url=args.nats_url,
+        nats_seed_file=args.nats_seed_file,
         home=Path(args.home),
         listen=args.listen,
         builder=args.builder,
@@ -76,12 +77,12 @@ async def run(cfg: SchedulerConfig) -> None:
     log = logs.setup("scheduler")
     print(f"berth-scheduler {config.describe(cfg)}", flush=True)
     tracing.setup("scheduler")
-    nc = await bus.connect(cfg.nats_url, "scheduler")
+    nc = await bus.connect(cfg.nats_url, "scheduler", seed_file=cfg.nats_seed_file)
     js = nc.jetstream()
+    await provision.ensure_state(js)
     store = AppStore(await bus.key_value(js, subjects.KV_APPS), await bus.key_value(js, subjects.KV_ROUTES))
     await store.load()
     bundles = await bus.object_store(js, subjects.OBJ_BUNDLES)
-    await logstream.ensure_stream(js)
     verifier = auth.TokenVerifier(await bus.key_value(js, subjects.KV_TOKENS))
 
     secrets = SecretStore(await bus.key_value(js, subjects.KV_SECRETS), parse_key(cfg.secret_key))

