@@ -13,6 +13,8 @@ from pathlib import Path
 
 from nats.js.object_store import ObjectStore
 
+from services.common import ids
+
 
 class BundleCache:
     def __init__(self, store: ObjectStore, root: Path) -> None:
@@ -21,7 +23,8 @@ class BundleCache:
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def extracted(self, bundle_id: str) -> Path:
-        target = self._root / bundle_id
+        # The id names a directory here: only the scheduler's sha256 form, never `..` or `/`.
+        target = self._root / ids.bundle_id(bundle_id)
         if target.is_dir():
             return target
         lock = self._locks.setdefault(bundle_id, asyncio.Lock())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -21,7 +22,7 @@ from berth.v1 import bus_pb2
 from services.agent.bundles import BundleCache
 from services.agent.runtime import select
 from services.agent.supervisor import Supervisor
-from services.common import bus, config, logs, loop, subjects, tracing
+from services.common import bus, config, ids, logs, loop, subjects, tracing
 from services.common.readiness import write_ready_file
 
 
@@ -75,7 +76,9 @@ async def run(cfg: AgentConfig) -> None:
     if isolation is not None:
         answer = "yes" if isolation else "no (needs root or CAP_SYS_ADMIN)"
         print(f"berth-agent web_server containers get their own network namespace: {answer}")
-    supervisor = Supervisor(nc, cfg.agent_id, runtime, BundleCache(store, cfg.home / "agent" / "code"), home)
+    bundles = BundleCache(store, cfg.home / "agent" / "code")
+    # The process runtime runs only interpreters of images the builder made under this same home.
+    supervisor = Supervisor(nc, cfg.agent_id, runtime, bundles, home, images=cfg.home / "images")
     background: set[asyncio.Task[None]] = set()
 
     def spawn(coro: Coroutine[Any, Any, None]) -> None:
@@ -110,6 +113,12 @@ async def run(cfg: AgentConfig) -> None:
 
     async def on_data(msg: Msg) -> None:
         container_id = msg.subject.rsplit(".", 1)[-1]
+        try:
+            ids.container_id(container_id)
+            ids.edge_reply_subject(msg.reply)  # the agent publishes the container's answers there
+        except ids.InvalidId as exc:
+            logs.event(log, "request frame dropped", logging.WARNING, subject=msg.subject, reason=str(exc))
+            return
         bridge = supervisor.bridge_for(container_id)
         if bridge is None:
             if msg.reply:

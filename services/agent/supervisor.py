@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import shutil
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +16,12 @@ from typing import Any
 from nats.aio.client import Client
 
 from berth.v1 import bus_pb2, spec_pb2
+from services.agent.admission import Admission
 from services.agent.bridge import Bridge
 from services.agent.bundles import BundleCache
 from services.agent.logs import LogSink
 from services.agent.runtime import Container, LaunchSpec, Runtime
-from services.common import bus, logs, subjects, tracing
+from services.common import bus, ids, logs, subjects, tracing
 
 log = logging.getLogger("berth.agent")
 
@@ -40,21 +42,28 @@ class Running:
 
 
 class Supervisor:
-    def __init__(self, nc: Client, agent_id: str, runtime: Runtime, bundles: BundleCache, home: Path) -> None:
+    def __init__(
+        self, nc: Client, agent_id: str, runtime: Runtime, bundles: BundleCache, home: Path, *, images: Path
+    ) -> None:
         self._nc = nc
         self.agent_id = agent_id
         self._runtime = runtime
         self._bundles = bundles
-        self._home = home
-        # Unix socket paths are limited to 108 bytes, so sockets live in a short temporary dir.
-        self._sockets = Path(_short_tmp()) / f"berth-{agent_id}"
-        self._sockets.mkdir(parents=True, exist_ok=True)
+        # Container state dirs hold each container's boot order and HOME: this user's only.
+        self._home = private_dir(home)
+        self._admission = Admission(runtime=runtime.name, images=images)
+        # Unix socket paths are limited to 108 bytes, so sockets live in a short temporary dir. It is
+        # private: whoever connects to a container's socket first is taken for its runner.
+        self._sockets = private_dir(Path(_short_tmp()) / f"berth-{agent_id}")
         self.running: dict[str, Running] = {}
         self._tracer = tracing.setup("agent")
 
     async def boot(self, order: bus_pb2.BootOrder) -> bus_pb2.BootResult:
         started = time.monotonic()
         cid = order.container_id
+        refusal = self._refusal(order)
+        if refusal:
+            return bus_pb2.BootResult(container_id=cid, error=refusal)
         data_subject = subjects.container_data(self.agent_id, cid)
         with self._tracer.start_as_current_span("agent.boot", attributes={"container": cid}):
             entry = Running(order=order, bridge=Bridge(self._nc, cid, data_subject))
@@ -70,6 +79,25 @@ class Supervisor:
         seconds = time.monotonic() - started
         logs.event(log, "container ready", container=cid, seconds=f"{seconds:.3f}")
         return bus_pb2.BootResult(container_id=cid, data_subject=data_subject, boot_seconds=seconds)
+
+    def _refusal(self, order: bus_pb2.BootOrder) -> str:
+        """Why `order` is refused before anything is touched, logged; "" when it is acceptable."""
+        try:
+            self._admission.boot(order)
+        except ids.InvalidId as exc:
+            logs.event(log, "boot order refused", logging.WARNING, field=exc.field, reason=str(exc))
+            return f"refused: {exc}"
+        if order.container_id in self.running:
+            # A second order for a running id would replace its entry, and its failure stop the first.
+            logs.event(
+                log, "boot order refused", logging.WARNING, container=order.container_id, reason="in use"
+            )
+            return f"refused: container id {order.container_id} is already in use on agent {self.agent_id}"
+        return ""
+
+    def _state_dir(self, container_id: str) -> Path:
+        # Checked again here: this directory is created, and removed whole when the container ends.
+        return self._home / "containers" / ids.container_id(container_id)
 
     def _port_taken(self, order: bus_pb2.BootOrder) -> str:
         """Without network namespaces, two web_servers on one port would collide: name the holder."""
@@ -98,10 +126,9 @@ class Supervisor:
         if taken:
             return taken
         code_dir = await self._bundles.extracted(order.bundle_id)
-        state_dir = self._home / "containers" / cid
-        state_dir.mkdir(parents=True, exist_ok=True)
+        state_dir = private_dir(self._state_dir(cid))
         boot_file = state_dir / "boot.pb"
-        boot_file.write_bytes(order.SerializeToString())
+        write_private(boot_file, boot_file_contents(order))
         socket_path = self._sockets / f"{cid}.sock"
         connected: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
             asyncio.get_running_loop().create_future()
@@ -211,6 +238,12 @@ class Supervisor:
         )
 
     async def stop(self, container_id: str, reason: str) -> int:
+        try:
+            ids.container_id(container_id)
+        except ids.InvalidId as exc:
+            # Answered like an unknown container (StopResult has no error field): nothing runs there.
+            logs.event(log, "stop order refused", logging.WARNING, reason=str(exc))
+            return 0
         entry = self.running.get(container_id)
         if entry is None:
             return 0
@@ -249,7 +282,7 @@ class Supervisor:
         for task in entry.tasks:
             if task is not asyncio.current_task():
                 task.cancel()
-        shutil.rmtree(self._home / "containers" / container_id, ignore_errors=True)
+        shutil.rmtree(self._state_dir(container_id), ignore_errors=True)
 
     async def stop_all(self) -> None:
         await asyncio.gather(*(self.stop(cid, "agent shutting down") for cid in list(self.running)))
@@ -272,6 +305,36 @@ class Supervisor:
     def bridge_for(self, container_id: str) -> Bridge | None:
         entry = self.running.get(container_id)
         return entry.bridge if entry is not None else None
+
+
+def boot_file_contents(order: bus_pb2.BootOrder) -> bytes:
+    """The boot order as the runner reads it, without `env`: that holds decrypted secret values,
+    which reach the container through its process environment and must not sit in a file."""
+    copy = bus_pb2.BootOrder()
+    copy.CopyFrom(order)
+    copy.ClearField("env")
+    return copy.SerializeToString()
+
+
+def private_dir(path: Path) -> Path:
+    """`path`, created if needed, readable by this user only; refused if another user owns it
+    (someone could have made /tmp/berth-<agent id> first to watch or take the sockets)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.lstat()
+    if info.st_uid != os.getuid() or not stat.S_ISDIR(info.st_mode):
+        raise PermissionError(f"{path} is not a directory of this user's")
+    os.chmod(path, 0o700)
+    return path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Writes `path` with mode 0600, never through a symlink planted in its place."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+        os.write(fd, data)
+    finally:
+        os.close(fd)
 
 
 def _short_tmp() -> str:

@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from pathlib import Path
 
 from berth.v1 import spec_pb2
 from services.builder.errors import InvalidSpec
 
 DEFAULT_FILE_MODE = 0o644
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def image_path(path: str, *, cwd: str = "/") -> str:
-    """The normalized absolute image path for `path` (relative to `cwd`), never above `/`."""
+    """The normalized absolute image path for `path` (relative to `cwd`), never above `/`.
+
+    Control characters are refused: NUL cannot be in a file name, and a line break in a workdir
+    would add instructions to the image's Dockerfile (`WORKDIR <path>`)."""
+    if _CONTROL.search(path):
+        raise InvalidSpec(f"image path {path!r} contains a control character")
     joined = posixpath.join(cwd or "/", path)
     return posixpath.normpath("/" + joined.lstrip("/"))
 

@@ -1,7 +1,10 @@
 from pathlib import Path
 
+import pytest
+
 from berth.v1 import spec_pb2
 from services.builder import image_fs
+from services.builder.errors import InvalidSpec
 from services.builder.venv import declarations
 
 
@@ -44,3 +47,13 @@ def test_declarations_follow_step_order(tmp_path: Path) -> None:
     assert declared.workdir == "/root/app"
     assert declared.python_path == [str(tmp_path / "root" / "app" / "src")]
     assert not any(tmp_path.iterdir()), "declarations write nothing"
+
+
+def test_control_characters_in_image_paths_are_an_invalid_spec(tmp_path: Path) -> None:
+    for bad in ("/root\nRUN touch /pwned", "app\x00", "a\rb"):
+        with pytest.raises(InvalidSpec, match="control character"):
+            image_fs.image_path(bad)
+    step = spec_pb2.AddFiles(remote_path="/src", files=[spec_pb2.ImageFile(path="x\x00.py", content=b"")])
+    with pytest.raises(InvalidSpec):
+        image_fs.write_files(tmp_path, step, cwd="/")
+    assert not any(tmp_path.rglob("x*"))
