@@ -29,6 +29,7 @@ class BuilderConfig:
     listen: str
     ready_file: str
     build_timeout: int
+    token_key_file: str
 
 
 def parse(argv: list[str] | None = None) -> BuilderConfig:
@@ -44,7 +45,16 @@ def parse(argv: list[str] | None = None) -> BuilderConfig:
         default=config.env_str("BERTH_BUILDER_READY_FILE", ""),
         help="once listening, write the actual host:port here (env BERTH_BUILDER_READY_FILE)",
     )
+    parser.add_argument(
+        "--token-key-file",
+        default=config.env_str("BERTH_TOKEN_KEY_FILE", ""),
+        help="the key API token records are signed with, to check callers (env BERTH_TOKEN_KEY_FILE)",
+    )
     args = parser.parse_args(argv)
+    try:
+        auth.load_server_key(args.token_key_file)
+    except ValueError as exc:
+        parser.error(str(exc))
     timeout = config.env_int("BERTH_BUILD_TIMEOUT", 900)
     if timeout <= 0:
         raise SystemExit(f"BERTH_BUILD_TIMEOUT={timeout} must be positive")
@@ -55,6 +65,7 @@ def parse(argv: list[str] | None = None) -> BuilderConfig:
         listen=args.listen,
         ready_file=args.ready_file,
         build_timeout=timeout,
+        token_key_file=args.token_key_file,
     )
 
 
@@ -84,7 +95,9 @@ async def serve(cfg: BuilderConfig) -> None:
             tracer=tracer,
             docker=DockerBuilder(cfg.home),
         )
-        server = grpc.aio.server(interceptors=[auth.AuthInterceptor(auth.TokenVerifier(tokens))])
+        # Reads the tokens bucket only; issuing, revoking and last-use bookkeeping are the scheduler's.
+        verifier = auth.TokenVerifier(tokens, auth.load_server_key(cfg.token_key_file))
+        server = grpc.aio.server(interceptors=[auth.AuthInterceptor(verifier)])
         build_pb2_grpc.add_BuilderServicer_to_server(servicer, server)
         port = server.add_insecure_port(cfg.listen)
         if port == 0:

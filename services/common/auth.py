@@ -1,14 +1,24 @@
-"""API tokens: stored hashed in JetStream KV, checked by a gRPC server interceptor."""
+"""API tokens: checking them (scheduler and builder alike) and the gRPC server interceptor.
+
+A token is valid because the scheduler issued it: its KV record (key: the token's SHA-256, value: a
+TokenRecord) carries HMAC-SHA256(token key, token), and a check recomputes that MAC and compares it
+in constant time. The token key lives only with the scheduler and the builder, so a record put in
+the bucket by anyone else authenticates nothing. Issuing and revoking: services/scheduler/tokens.py.
+"""
 
 from __future__ import annotations
 
+import binascii
 import hashlib
+import hmac
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
@@ -16,39 +26,113 @@ from berth.v1 import control_pb2
 from services.common import tracing
 
 TOKEN_PREFIX = "bt_"
+SERVER_KEY_BYTES = 32
+# How long a token once found valid is trusted without reading its record again: the bound on how
+# long a revoked token keeps working on a scheduler or builder that did not revoke it.
+VERIFIED_TTL_SECONDS = 5.0
 
 
 def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def token_key(token: str) -> str:
-    """KV key for a token: its SHA-256, so the store never holds a usable token."""
+def token_id(token: str) -> str:
+    """KV key of a token's record: its SHA-256, which names the token without revealing it."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def store_token(kv: KeyValue, token: str, name: str) -> None:
-    record = control_pb2.TokenRecord(name=name, created_at_ms=int(time.time() * 1000))
-    await kv.put(token_key(token), record.SerializeToString())
+def token_mac(server_key: bytes, token: str) -> bytes:
+    return hmac.new(server_key, token.encode(), hashlib.sha256).digest()
+
+
+def mac_matches(server_key: bytes, token: str, record: control_pb2.TokenRecord) -> bool:
+    # compare_digest: the time taken must not tell a caller how much of a forged MAC was right.
+    return hmac.compare_digest(token_mac(server_key, token), record.mac)
+
+
+def load_server_key(path: str) -> bytes:
+    """The token key: 32 bytes as 64 hex digits in a file (`berth up` makes one, mode 0600)."""
+    if not path:
+        raise ValueError(
+            "BERTH_TOKEN_KEY_FILE (or --token-key-file) is required: a file holding 32 random bytes "
+            "as 64 hex digits, the key API token records are signed with (berth up makes one)"
+        )
+    try:
+        text = Path(path).read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read the token key file {path}: {exc.strerror}") from None
+    try:
+        key = binascii.unhexlify(text)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != SERVER_KEY_BYTES:
+        raise ValueError(f"the token key file {path} must hold {SERVER_KEY_BYTES} bytes as 64 hex digits")
+    return key
 
 
 class TokenVerifier:
-    """Checks bearer tokens against the KV bucket, remembering the ones it has seen valid."""
+    """Checks bearer tokens against their KV records.
 
-    def __init__(self, kv: KeyValue) -> None:
+    A positive result is remembered for `ttl` seconds only, then the record is read again; that
+    bounds how long a token revoked elsewhere still works here. A TTL rather than a watch on the
+    bucket: nothing to resubscribe after a NATS reconnect, and a verifier that misses updates
+    cannot trust a token forever. Negative results are not remembered, so a new token works at
+    once. The cache is keyed by SHA-256(token): lookup time says nothing about the token.
+    """
+
+    def __init__(
+        self,
+        kv: KeyValue,
+        server_key: bytes,
+        *,
+        ttl: float = VERIFIED_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        on_verified: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
         self._kv = kv
-        self._valid: set[str] = set()
+        self._server_key = server_key
+        self._ttl = ttl
+        self._clock = clock
+        self._on_verified = on_verified
+        self._verified_at: dict[str, float] = {}
 
     async def verify(self, token: str) -> bool:
-        key = token_key(token)
-        if key in self._valid:
-            return True
+        if not token:
+            return False
+        key = token_id(token)
+        now = self._clock()
+        verified_at = self._verified_at.get(key)
+        if verified_at is None or now - verified_at >= self._ttl:
+            if not await self._check(key, token):
+                self._verified_at.pop(key, None)
+                return False
+            self._forget_stale(now)
+            self._verified_at[key] = now
+        if self._on_verified is not None:
+            await self._on_verified(key)
+        return True
+
+    def forget(self, key: str) -> None:
+        """Drops a remembered token at once (its record was just revoked here)."""
+        self._verified_at.pop(key, None)
+
+    async def _check(self, key: str, token: str) -> bool:
         try:
-            await self._kv.get(key)
+            entry = await self._kv.get(key)
         except KeyNotFoundError:
             return False
-        self._valid.add(key)
-        return True
+        if not entry.value:
+            return False
+        try:
+            record = control_pb2.TokenRecord.FromString(entry.value)
+        except DecodeError:  # not a record: a forgery or damage, so refused
+            return False
+        return mac_matches(self._server_key, token, record)
+
+    def _forget_stale(self, now: float) -> None:
+        # Tokens are few, but a long-lived process should not keep every token it ever saw.
+        for key in [k for k, at in self._verified_at.items() if now - at >= self._ttl]:
+            del self._verified_at[key]
 
 
 def bearer(metadata: Any) -> str:
@@ -75,7 +159,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         detail = (
             "no API token was sent: pass `authorization: Bearer <token>`"
             if not token
-            else "the API token is not valid here"
+            else "the API token is not valid here (unknown or revoked)"
         )
         return _deny(detail)
 

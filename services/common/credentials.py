@@ -45,7 +45,11 @@ def write_private(path: Path, content: bytes) -> None:
 
 def ensure(home: Path, identity: str) -> str:
     """The identity's public key, making its seed on first use."""
-    path = seed_file(home, identity)
+    return ensure_seed(seed_file(home, identity))
+
+
+def ensure_seed(path: Path) -> str:
+    """The public key of the seed in `path`, making a new seed there if there is none."""
     if not path.exists():
         write_private(path, nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER))
     return public_key(path)

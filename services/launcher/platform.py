@@ -168,7 +168,9 @@ class Platform:
         self.edge_url = f"http://localhost:{port}"
         _wait_healthy(f"http://127.0.0.1:{port}/healthz", edge)
         token = token_file.read_text().strip()
-        save(ClientConfig(server=self.api, token=token, edge_url=self.edge_url), self.home)
+        # A self-signed API certificate is its own CA; an operator's CA comes in BERTH_CA_FILE.
+        ca_file = os.environ.get("BERTH_CA_FILE") or os.environ.get("BERTH_TLS_CERT", "")
+        save(ClientConfig(server=self.api, token=token, edge_url=self.edge_url, ca_file=ca_file), self.home)
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Service:
         service = Service(name, argv, self.logs / f"{name}.log", env)

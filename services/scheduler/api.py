@@ -1,4 +1,4 @@
-"""The deploy API (gRPC `Control`): deploy, list, stop, logs."""
+"""The deploy API (gRPC `Control`): deploy, list, stop, logs, secrets and API tokens."""
 
 from __future__ import annotations
 
@@ -19,6 +19,13 @@ from services.scheduler.assignment import Assigner
 from services.scheduler.builds import BuilderClient
 from services.scheduler.secrets import SecretError, SecretStore
 from services.scheduler.state import AppStore
+from services.scheduler.tokens import (
+    TokenError,
+    TokenExistsError,
+    TokenNotFoundError,
+    TokenProtectedError,
+    TokenStore,
+)
 
 _APP_NAME_MAX = 64
 
@@ -41,6 +48,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
         url_config: UrlConfig,
         runtime: str,
         secrets: SecretStore,
+        tokens: TokenStore,
     ) -> None:
         self._store = store
         self._assigner = assigner
@@ -50,6 +58,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
         self._urls = url_config
         self._runtime = runtime
         self._secrets = secrets
+        self._tokens = tokens
         self._tracer = tracing.setup("scheduler")
 
     async def Deploy(  # noqa: N802 - gRPC method name
@@ -219,3 +228,30 @@ class ControlService(control_pb2_grpc.ControlServicer):
         except SecretError as exc:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         return control_pb2.DeleteSecretResponse()
+
+    async def CreateToken(  # noqa: N802
+        self, request: control_pb2.CreateTokenRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.CreateTokenResponse:
+        try:
+            token = await self._tokens.create(request.name)
+        except TokenExistsError as exc:
+            await context.abort(grpc.StatusCode.ALREADY_EXISTS, str(exc))
+        except TokenError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return control_pb2.CreateTokenResponse(token=token)
+
+    async def ListTokens(  # noqa: N802
+        self, request: control_pb2.ListTokensRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.ListTokensResponse:
+        return control_pb2.ListTokensResponse(tokens=await self._tokens.summaries())
+
+    async def RevokeToken(  # noqa: N802
+        self, request: control_pb2.RevokeTokenRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.RevokeTokenResponse:
+        try:
+            await self._tokens.revoke(request.name)
+        except TokenNotFoundError as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        except TokenProtectedError as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        return control_pb2.RevokeTokenResponse()

@@ -14,7 +14,7 @@ from nats.aio.msg import Msg
 from opentelemetry import context as otel_context
 
 from berth.v1 import bus_pb2, control_pb2_grpc, spec_pb2
-from services.common import auth, bus, config, logs, loop, provision, subjects, tracing
+from services.common import auth, bus, config, logs, loop, provision, subjects, tls, tracing
 from services.common.readiness import write_ready_file
 from services.scheduler.agents import Agents
 from services.scheduler.api import ControlService, UrlConfig
@@ -22,6 +22,7 @@ from services.scheduler.assignment import Assigner
 from services.scheduler.builds import BuilderClient
 from services.scheduler.secrets import SecretStore, parse_key
 from services.scheduler.state import AppStore
+from services.scheduler.tokens import TokenStore
 
 TICK_SECONDS = 1.0
 
@@ -34,12 +35,15 @@ class SchedulerConfig:
     listen: str
     builder: str
     token: str
+    token_key_file: str
     runtime: str
     workspace: str
     domain: str
     edge_port: int
     ready_file: str
     secret_key: str
+    tls_cert: str
+    tls_key: str
 
 
 def parse_config(argv: list[str] | None = None) -> SchedulerConfig:
@@ -51,26 +55,79 @@ def parse_config(argv: list[str] | None = None) -> SchedulerConfig:
     parser.add_argument("--workspace", default=config.env_str("BERTH_WORKSPACE", "local"))
     parser.add_argument("--domain", default=config.env_str("BERTH_DOMAIN", "localhost"))
     parser.add_argument("--edge-port", type=int, default=config.env_int("BERTH_EDGE_PORT", 8000))
+    parser.add_argument(
+        "--secret-key-file",
+        default=config.env_str("BERTH_SECRET_KEY_FILE", ""),
+        help="the key secrets are encrypted with, 64 hex digits (env BERTH_SECRET_KEY_FILE, "
+        "else BERTH_SECRET_KEY)",
+    )
     parser.add_argument("--ready-file", default=config.env_str("BERTH_SCHEDULER_READY_FILE", ""))
+    parser.add_argument(
+        "--tls-cert", default=config.env_str("BERTH_TLS_CERT", ""), help="PEM: serve the API over TLS"
+    )
+    parser.add_argument("--tls-key", default=config.env_str("BERTH_TLS_KEY", ""), help="its PEM key")
+    parser.add_argument(
+        "--token-key-file",
+        default=config.env_str("BERTH_TOKEN_KEY_FILE", ""),
+        help="the key API token records are signed with, 64 hex digits (env BERTH_TOKEN_KEY_FILE)",
+    )
+    parser.add_argument(
+        "--token-file",
+        default=config.env_str("BERTH_TOKEN_FILE", ""),
+        help="the bootstrap API token, made valid at start (env BERTH_TOKEN_FILE, else BERTH_TOKEN)",
+    )
     args = parser.parse_args(argv)
     if not args.builder:
         parser.error("--builder (or BERTH_BUILDER_ADDR) is required")
-    if not config.env_str("BERTH_SECRET_KEY", ""):
-        parser.error("BERTH_SECRET_KEY is required: 32 bytes as 64 hex digits (berth up makes one)")
+    secret_key = config.env_str("BERTH_SECRET_KEY", "")
+    if args.secret_key_file:
+        try:
+            secret_key = Path(args.secret_key_file).read_text()
+        except OSError as exc:
+            parser.error(f"cannot read the secret key file {args.secret_key_file}: {exc.strerror}")
+    if not secret_key.strip():
+        parser.error(
+            "a secret key is required, 32 bytes as 64 hex digits: --secret-key-file / BERTH_SECRET_KEY_FILE, "
+            "or BERTH_SECRET_KEY (berth up makes one)"
+        )
+    try:
+        auth.load_server_key(args.token_key_file)
+    except ValueError as exc:
+        parser.error(str(exc))
+    token = _bootstrap_token(parser, args.token_file)
     return SchedulerConfig(
         nats_url=args.nats_url,
         nats_seed_file=args.nats_seed_file,
         home=Path(args.home),
         listen=args.listen,
         builder=args.builder,
-        token=config.env_str("BERTH_TOKEN", ""),
+        token=token,
+        token_key_file=args.token_key_file,
         runtime=args.runtime,
         workspace=args.workspace,
         domain=args.domain,
         edge_port=args.edge_port,
         ready_file=args.ready_file,
-        secret_key=config.env_str("BERTH_SECRET_KEY", ""),
+        secret_key=secret_key.strip(),
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
+
+
+def _bootstrap_token(parser: argparse.ArgumentParser, path: str) -> str:
+    """The operator's token: the scheduler makes it valid at start and calls the builder with it."""
+    token = config.env_str("BERTH_TOKEN", "")
+    if path:
+        try:
+            token = Path(path).read_text()
+        except OSError as exc:
+            parser.error(f"cannot read the token file {path}: {exc.strerror}")
+    if not token.strip():
+        parser.error(
+            "a bootstrap API token is required: --token-file / BERTH_TOKEN_FILE, or BERTH_TOKEN "
+            "(berth up makes one)"
+        )
+    return token.strip()
 
 
 async def run(cfg: SchedulerConfig) -> None:
@@ -83,7 +140,8 @@ async def run(cfg: SchedulerConfig) -> None:
     store = AppStore(await bus.key_value(js, subjects.KV_APPS), await bus.key_value(js, subjects.KV_ROUTES))
     await store.load()
     bundles = await bus.object_store(js, subjects.OBJ_BUNDLES)
-    verifier = auth.TokenVerifier(await bus.key_value(js, subjects.KV_TOKENS))
+    tokens = TokenStore(await bus.key_value(js, subjects.KV_TOKENS), auth.load_server_key(cfg.token_key_file))
+    bootstrap_name = await tokens.ensure_bootstrap(cfg.token)
 
     secrets = SecretStore(await bus.key_value(js, subjects.KV_SECRETS), parse_key(cfg.secret_key))
 
@@ -131,7 +189,7 @@ async def run(cfg: SchedulerConfig) -> None:
     await nc.subscribe(subjects.CONTAINER_EXITED, cb=on_exited)
     await nc.flush(timeout=5)
 
-    server = grpc.aio.server(interceptors=[auth.AuthInterceptor(verifier)])
+    server = grpc.aio.server(interceptors=[auth.AuthInterceptor(tokens.verifier)])
     control_pb2_grpc.add_ControlServicer_to_server(
         ControlService(
             store,
@@ -142,10 +200,15 @@ async def run(cfg: SchedulerConfig) -> None:
             UrlConfig(workspace=cfg.workspace, domain=cfg.domain, port=cfg.edge_port),
             cfg.runtime,
             secrets,
+            tokens,
         ),
         server,
     )
-    port = server.add_insecure_port(cfg.listen)
+    credentials = tls.server_credentials(cfg.tls_cert, cfg.tls_key)
+    if credentials is None:
+        port = server.add_insecure_port(cfg.listen)
+    else:
+        port = server.add_secure_port(cfg.listen, credentials)
     if port == 0:
         raise SystemExit(f"cannot listen on {cfg.listen}")
     await server.start()
@@ -153,7 +216,7 @@ async def run(cfg: SchedulerConfig) -> None:
     address = f"{host}:{port}"
     print(f"scheduler listening on {address}", flush=True)
     write_ready_file(cfg.ready_file, address)
-    logs.event(log, "scheduler ready", address=address)
+    logs.event(log, "scheduler ready", address=address, bootstrap_token_name=bootstrap_name)
 
     async def autoscale() -> None:
         while True:

@@ -38,6 +38,17 @@ def translate(exc: grpc.RpcError) -> Error:
     return error_type(details)
 
 
+def _channel(config: ClientConfig) -> grpc.Channel:
+    if not config.ca_file:
+        return grpc.insecure_channel(config.server)
+    try:
+        with open(config.ca_file, "rb") as ca:
+            roots = ca.read()
+    except OSError as exc:
+        raise Error(f"cannot read the API's CA file {config.ca_file}: {exc.strerror}") from None
+    return grpc.secure_channel(config.server, grpc.ssl_channel_credentials(root_certificates=roots))
+
+
 class Api:
     """A connection to the deploy API with the caller's token attached to every call."""
 
@@ -48,7 +59,7 @@ class Api:
                 "no Berth API configured: start the platform with `berth up`, "
                 "or set BERTH_SERVER and BERTH_TOKEN"
             )
-        self._channel = grpc.insecure_channel(self.config.server)
+        self._channel = _channel(self.config)
         self.control = control_pb2_grpc.ControlStub(self._channel)
 
     @property

@@ -1,7 +1,8 @@
 """Client configuration: where the deploy API is and the token to use.
 
-`berth up` writes `$BERTH_HOME/config.toml`; `BERTH_SERVER` and `BERTH_TOKEN` override it, so a
-client on another machine needs no file at all.
+`berth up` writes `$BERTH_HOME/config.toml`; `BERTH_SERVER`, `BERTH_TOKEN` and `BERTH_CA_FILE`
+override it, so a client on another machine needs no file at all. With `ca_file` set, the CLI
+speaks TLS to the API and trusts only that CA (for operators who expose the API beyond the host).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class ClientConfig:
     server: str
     token: str
     edge_url: str = ""
+    ca_file: str = ""
 
 
 def config_path(base: Path | None = None) -> Path:
@@ -36,6 +38,7 @@ def load(base: Path | None = None) -> ClientConfig:
         server=os.environ.get("BERTH_SERVER") or str(data.get("server", "")),
         token=os.environ.get("BERTH_TOKEN") or str(data.get("token", "")),
         edge_url=str(data.get("edge_url", "")),
+        ca_file=os.environ.get("BERTH_CA_FILE") or str(data.get("ca_file", "")),
     )
 
 
@@ -48,6 +51,7 @@ def save(config: ClientConfig, base: Path | None = None) -> Path:
         f'server = "{config.server}"\n'
         f'token = "{config.token}"\n'
         f'edge_url = "{config.edge_url}"\n'
+        + (f'ca_file = "{config.ca_file}"\n' if config.ca_file else "")
     )
     staging.chmod(0o600)
     os.replace(staging, path)

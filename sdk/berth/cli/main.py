@@ -50,6 +50,15 @@ def _parser() -> argparse.ArgumentParser:
     secret_commands.add_parser("list", help="list secrets (names and keys, never values)")
     delete = secret_commands.add_parser("delete", help="delete a secret")
     delete.add_argument("name")
+
+    token = commands.add_parser("token", help="manage API tokens (who may use the deploy API)")
+    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="SUBCOMMAND")
+    token_create = token_commands.add_parser("create", help="create a token and print it (only this once)")
+    token_create.add_argument("name")
+    token_list = token_commands.add_parser("list", help="list tokens (names and times, never the tokens)")
+    token_list.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    revoke = token_commands.add_parser("revoke", help="revoke a token: refused everywhere within seconds")
+    revoke.add_argument("name")
     return parser
 
 
@@ -87,9 +96,18 @@ def _run(args: argparse.Namespace) -> int:
         from berth.cli.serve import serve
 
         return serve(args.file, name=args.name, api=Api())
-    from berth.cli import apps, secrets
+    from berth.cli import apps, secrets, tokens
 
     api = Api()
+    if args.command == "token":
+        if args.token_command == "create":
+            tokens.print_created(args.name, tokens.create(api, args.name))
+        elif args.token_command == "list":
+            tokens.print_tokens(tokens.list_tokens(api), as_json=args.json)
+        elif args.token_command == "revoke":
+            tokens.revoke(api, args.name)
+            print(f"revoked token {args.name}")
+        return 0
     if args.command == "secret":
         if args.secret_command == "create":
             secrets.create(api, args.name, args.pairs, force=args.force)

@@ -8,6 +8,48 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class CreateTokenRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class CreateTokenResponse(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
+
+class ListTokensRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TokenSummary(_message.Message):
+    __slots__ = ("name", "created_at_ms", "last_used_ms")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    LAST_USED_MS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    created_at_ms: int
+    last_used_ms: int
+    def __init__(self, name: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., last_used_ms: _Optional[int] = ...) -> None: ...
+
+class ListTokensResponse(_message.Message):
+    __slots__ = ("tokens",)
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    tokens: _containers.RepeatedCompositeFieldContainer[TokenSummary]
+    def __init__(self, tokens: _Optional[_Iterable[_Union[TokenSummary, _Mapping]]] = ...) -> None: ...
+
+class RevokeTokenRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class RevokeTokenResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class CreateSecretRequest(_message.Message):
     __slots__ = ("name", "values", "force")
     class ValuesEntry(_message.Message):
@@ -230,12 +272,16 @@ class Route(_message.Message):
     def __init__(self, host_label: _Optional[str] = ..., app: _Optional[str] = ..., function: _Optional[str] = ..., version: _Optional[int] = ..., ephemeral: _Optional[bool] = ..., parameters: _Optional[_Iterable[_Union[_spec_pb2.ClassParameter, _Mapping]]] = ..., requires_proxy_auth: _Optional[bool] = ..., timeout: _Optional[float] = ...) -> None: ...
 
 class TokenRecord(_message.Message):
-    __slots__ = ("name", "created_at_ms")
+    __slots__ = ("name", "created_at_ms", "last_used_ms", "mac")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    LAST_USED_MS_FIELD_NUMBER: _ClassVar[int]
+    MAC_FIELD_NUMBER: _ClassVar[int]
     name: str
     created_at_ms: int
-    def __init__(self, name: _Optional[str] = ..., created_at_ms: _Optional[int] = ...) -> None: ...
+    last_used_ms: int
+    mac: bytes
+    def __init__(self, name: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., last_used_ms: _Optional[int] = ..., mac: _Optional[bytes] = ...) -> None: ...
 
 class LogLine(_message.Message):
     __slots__ = ("time_ms", "app", "function", "container_id", "stream", "text")

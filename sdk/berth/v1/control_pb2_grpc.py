@@ -71,6 +71,21 @@ class ControlStub:
                 request_serializer=berth_dot_v1_dot_control__pb2.DeleteSecretRequest.SerializeToString,
                 response_deserializer=berth_dot_v1_dot_control__pb2.DeleteSecretResponse.FromString,
                 _registered_method=True)
+        self.CreateToken = channel.unary_unary(
+                '/berth.v1.Control/CreateToken',
+                request_serializer=berth_dot_v1_dot_control__pb2.CreateTokenRequest.SerializeToString,
+                response_deserializer=berth_dot_v1_dot_control__pb2.CreateTokenResponse.FromString,
+                _registered_method=True)
+        self.ListTokens = channel.unary_unary(
+                '/berth.v1.Control/ListTokens',
+                request_serializer=berth_dot_v1_dot_control__pb2.ListTokensRequest.SerializeToString,
+                response_deserializer=berth_dot_v1_dot_control__pb2.ListTokensResponse.FromString,
+                _registered_method=True)
+        self.RevokeToken = channel.unary_unary(
+                '/berth.v1.Control/RevokeToken',
+                request_serializer=berth_dot_v1_dot_control__pb2.RevokeTokenRequest.SerializeToString,
+                response_deserializer=berth_dot_v1_dot_control__pb2.RevokeTokenResponse.FromString,
+                _registered_method=True)
 
 
 class ControlServicer:
@@ -128,6 +143,29 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateToken(self, request, context):
+        """API tokens. The token is in the response of CreateToken only: the platform keeps just its
+        HMAC, so it can be checked but never shown again. ALREADY_EXISTS when the name is taken.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTokens(self, request, context):
+        """Names and times only, never a token or its HMAC.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeToken(self, request, context):
+        """Every scheduler refuses the token within seconds. NOT_FOUND for an unknown name;
+        FAILED_PRECONDITION for the scheduler's own bootstrap token (it calls the builder with it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -165,6 +203,21 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.DeleteSecret,
                     request_deserializer=berth_dot_v1_dot_control__pb2.DeleteSecretRequest.FromString,
                     response_serializer=berth_dot_v1_dot_control__pb2.DeleteSecretResponse.SerializeToString,
+            ),
+            'CreateToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateToken,
+                    request_deserializer=berth_dot_v1_dot_control__pb2.CreateTokenRequest.FromString,
+                    response_serializer=berth_dot_v1_dot_control__pb2.CreateTokenResponse.SerializeToString,
+            ),
+            'ListTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTokens,
+                    request_deserializer=berth_dot_v1_dot_control__pb2.ListTokensRequest.FromString,
+                    response_serializer=berth_dot_v1_dot_control__pb2.ListTokensResponse.SerializeToString,
+            ),
+            'RevokeToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeToken,
+                    request_deserializer=berth_dot_v1_dot_control__pb2.RevokeTokenRequest.FromString,
+                    response_serializer=berth_dot_v1_dot_control__pb2.RevokeTokenResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -358,6 +411,87 @@ class Control:
             '/berth.v1.Control/DeleteSecret',
             berth_dot_v1_dot_control__pb2.DeleteSecretRequest.SerializeToString,
             berth_dot_v1_dot_control__pb2.DeleteSecretResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.v1.Control/CreateToken',
+            berth_dot_v1_dot_control__pb2.CreateTokenRequest.SerializeToString,
+            berth_dot_v1_dot_control__pb2.CreateTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.v1.Control/ListTokens',
+            berth_dot_v1_dot_control__pb2.ListTokensRequest.SerializeToString,
+            berth_dot_v1_dot_control__pb2.ListTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.v1.Control/RevokeToken',
+            berth_dot_v1_dot_control__pb2.RevokeTokenRequest.SerializeToString,
+            berth_dot_v1_dot_control__pb2.RevokeTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

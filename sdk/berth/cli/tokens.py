@@ -1,0 +1,63 @@
+"""`berth token create|list|revoke`. A token is printed once, when created, and never again."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+
+import grpc
+
+from berth.cli.client import Api, translate
+from berth.v1 import control_pb2
+
+
+def create(api: Api, name: str) -> str:
+    try:
+        response = api.control.CreateToken(control_pb2.CreateTokenRequest(name=name), metadata=api.metadata)
+    except grpc.RpcError as exc:
+        raise translate(exc) from None
+    return str(response.token)
+
+
+def print_created(name: str, token: str) -> None:
+    # The token alone on stdout, so `TOKEN=$(berth token create ci)` captures exactly it.
+    print(token, flush=True)
+    print(f"created token {name}; copy it now, it will not be shown again", file=sys.stderr)
+
+
+def list_tokens(api: Api) -> list[control_pb2.TokenSummary]:
+    try:
+        return list(api.control.ListTokens(control_pb2.ListTokensRequest(), metadata=api.metadata).tokens)
+    except grpc.RpcError as exc:
+        raise translate(exc) from None
+
+
+def _time(ms: int) -> str | None:
+    if not ms:
+        return None
+    return datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC).isoformat(timespec="seconds")
+
+
+def print_tokens(tokens: list[control_pb2.TokenSummary], *, as_json: bool) -> None:
+    if as_json:
+        rows = [
+            {"name": t.name, "created": _time(t.created_at_ms), "last_used": _time(t.last_used_ms)}
+            for t in tokens
+        ]
+        print(json.dumps(rows, indent=2))
+        return
+    if not tokens:
+        print("no tokens")
+        return
+    print(f"{'NAME':32} {'CREATED':26} LAST USED")
+    for token in tokens:
+        created, used = _time(token.created_at_ms) or "-", _time(token.last_used_ms) or "never"
+        print(f"{token.name:32} {created:26} {used}")
+
+
+def revoke(api: Api, name: str) -> None:
+    try:
+        api.control.RevokeToken(control_pb2.RevokeTokenRequest(name=name), metadata=api.metadata)
+    except grpc.RpcError as exc:
+        raise translate(exc) from None
