@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -52,9 +53,15 @@ def line_queue(stream: object) -> queue.Queue[str]:
 
 
 def start_nats(tmp_path: Path) -> tuple[str, subprocess.Popen[str]]:
-    """A JetStream nats-server on a port it picks; returns once it logs "Server is ready"."""
+    """A JetStream nats-server on a port it picks, closed the way `berth up` closes it: the
+    identities' seeds are under `tmp_path` (credentials.seed_file(tmp_path, identity)). Returns
+    once it logs "Server is ready"."""
+    from services.launcher import nats
+
+    config = nats.write_config(tmp_path, [])
     proc = subprocess.Popen(
-        [nats_server_bin(), "-js", "-a", "127.0.0.1", "-p", "-1", "-sd", str(tmp_path / "jetstream")],
+        [nats_server_bin(), "-c", str(config), "-js", "-a", "127.0.0.1", "-p", "-1"]
+        + ["-sd", str(tmp_path / "jetstream")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -257,3 +264,34 @@ def conformance_cases() -> list[dict[str, object]]:
     if not path.exists():
         return []
     return list(json.loads(path.read_text())["cases"])
+
+
+def docker_client() -> Any:
+    """A client of the Docker engine, or None when there is no usable engine."""
+    try:
+        import docker
+
+        client = docker.from_env()
+        client.ping()
+    except Exception:  # noqa: BLE001 - any failure means there is no usable engine
+        return None
+    return client
+
+
+@pytest.fixture(scope="session")
+def base_image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """berth-base:bookworm-py3.11, made once per engine (slow the first time, instant after)."""
+    import asyncio
+
+    from services.builder import base_image as base
+
+    started = time.monotonic()
+    tag = asyncio.run(
+        base.ensure(
+            docker_client(),
+            tmp_path_factory.mktemp("base-home"),
+            on_line=lambda line: print(f"[base image] {line}", file=sys.stderr),
+        )
+    )
+    print(f"[base image] {tag} ready in {time.monotonic() - started:.1f}s", file=sys.stderr)
+    return tag

@@ -11,18 +11,21 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 import pytest_asyncio
 
-from berth.v1 import build_pb2, build_pb2_grpc, spec_pb2
+from berth.v1 import build_pb2, build_pb2_grpc, control_pb2, spec_pb2
 from services.builder import interpreter, runtime_layer, spec_hash
-from services.common import auth, bus, subjects
+from services.common import auth, bus, credentials, subjects
+from services.scheduler.tokens import TokenStore
 from tests.e2e.conftest import start_nats, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
+TOKEN_KEY = os.urandom(32)
 BUILD_TIMEOUT = 600.0
 
 
@@ -38,38 +41,56 @@ class Builder:
     log: Path
 
 
+@dataclass(frozen=True)
+class Nats:
+    url: str
+    home: Path  # the identities' seeds: credentials.seed_file(home, identity)
+
+    def seed(self, identity: str) -> str:
+        return str(credentials.seed_file(self.home, identity))
+
+
 @pytest.fixture(scope="module")
-def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url, proc = start_nats(tmp_path_factory.mktemp("nats"))
-    yield url
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nats]:
+    home = tmp_path_factory.mktemp("nats")
+    url, proc = start_nats(home)
+    yield Nats(url, home)
     _stop(proc)
 
 
+async def _admin_tokens(nats_server: Nats) -> tuple[Any, Any]:
+    """The tokens bucket as `admin` (in a platform only the scheduler writes it)."""
+    nc = await bus.connect(nats_server.url, "test", seed_file=nats_server.seed(credentials.ADMIN))
+    return nc, await bus.key_value(nc.jetstream(), subjects.KV_TOKENS)
+
+
 @pytest_asyncio.fixture(scope="module")
-async def token(nats_url: str) -> str:
-    nc = await bus.connect(nats_url, "test")
+async def token(nats_server: Nats) -> str:
+    """A token issued the way the scheduler issues them: a record signed with TOKEN_KEY."""
+    nc, kv = await _admin_tokens(nats_server)
     try:
-        kv = await bus.key_value(nc.jetstream(), subjects.KV_TOKENS)
-        value = auth.new_token()
-        await auth.store_token(kv, value, "builder-e2e")
-        return value
+        return await TokenStore(kv, TOKEN_KEY).create("builder-e2e")
     finally:
         await nc.close()
 
 
 def start_builder(
-    nats_url: str, token: str, tmp: Path, env: dict[str, str] | None = None
+    nats_server: Nats, token: str, tmp: Path, env: dict[str, str] | None = None
 ) -> tuple[Builder, subprocess.Popen[bytes]]:
     """`python -m services.builder` on an OS-picked port; returns once it has written its ready file."""
     home, ready, log = tmp / "home", tmp / "ready", tmp / "builder.log"
+    key_file = tmp / "token.key"
+    key_file.write_text(TOKEN_KEY.hex())
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "services.builder", "--nats-url", nats_url, "--home", str(home)]
+            [sys.executable, "-m", "services.builder", "--nats-url", nats_server.url, "--home", str(home)]
+            + ["--nats-seed-file", nats_server.seed(credentials.BUILDER)]
             + ["--ready-file", str(ready)],
             cwd=REPO,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "BERTH_LOG_LEVEL": "INFO", **(env or {})},
+            env={**os.environ, "BERTH_LOG_LEVEL": "INFO", "BERTH_TOKEN_KEY_FILE": str(key_file)}
+            | (env or {}),
         )
     deadline = time.monotonic() + START_TIMEOUT
     while not ready.exists():
@@ -87,8 +108,8 @@ def stop_builder(builder: Builder, proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def builder(nats_url: str, token: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builder]:
-    started, proc = start_builder(nats_url, token, tmp_path_factory.mktemp("builder"))
+def builder(nats_server: Nats, token: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builder]:
+    started, proc = start_builder(nats_server, token, tmp_path_factory.mktemp("builder"))
     yield started
     stop_builder(started, proc)
 
@@ -193,6 +214,22 @@ async def test_call_without_token_is_unauthenticated(stub: build_pb2_grpc.Builde
     assert failure.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
+async def test_a_record_not_signed_with_the_token_key_is_refused(
+    nats_server: Nats, stub: build_pb2_grpc.BuilderStub
+) -> None:
+    """Writing the tokens bucket is not enough to make a token: its record must carry the MAC."""
+    forged = auth.new_token()
+    nc, kv = await _admin_tokens(nats_server)
+    try:
+        record = control_pb2.TokenRecord(name="forged", mac=auth.token_mac(os.urandom(32), forged))
+        await kv.put(auth.token_id(forged), record.SerializeToString())
+    finally:
+        await nc.close()
+    with pytest.raises(grpc.aio.AioRpcError) as failure:
+        await build(stub, pip_spec("six"), token=forged)
+    assert failure.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
 async def test_unavailable_python_and_docker_runtime_are_refused(
     stub: build_pb2_grpc.BuilderStub, builder: Builder
 ) -> None:
@@ -209,12 +246,12 @@ async def test_unavailable_python_and_docker_runtime_are_refused(
 
 
 async def test_build_that_exceeds_the_timeout_is_stopped_and_reported(
-    nats_url: str, token: str, tmp_path: Path
+    nats_server: Nats, token: str, tmp_path: Path
 ) -> None:
     # A package index that accepts connections and never answers: uv hangs until the build timeout.
     silent = socket.create_server(("127.0.0.1", 0))
     index = f"http://127.0.0.1:{silent.getsockname()[1]}/simple"
-    started, proc = start_builder(nats_url, token, tmp_path, env={"BERTH_BUILD_TIMEOUT": "3"})
+    started, proc = start_builder(nats_server, token, tmp_path, env={"BERTH_BUILD_TIMEOUT": "3"})
     try:
         async with grpc.aio.insecure_channel(started.address) as channel:
             spec = spec_pb2.ImageSpec(

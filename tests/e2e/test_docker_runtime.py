@@ -18,19 +18,9 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import EXAMPLES, Platform, start_platform, stop_process, wait_until
+from tests.e2e.conftest import docker_client as _docker_client
 
 APPS = Path(__file__).parent / "apps"
-
-
-def _docker_client() -> Any:
-    try:
-        import docker
-
-        client = docker.from_env()
-        client.ping()
-    except Exception:  # noqa: BLE001 - any failure means there is no usable engine
-        return None
-    return client
 
 
 def docker_available() -> bool:
@@ -45,23 +35,6 @@ pytestmark = [
     pytest.mark.skipif(not docker_available(), reason=SKIP_REASON),
     pytest.mark.xdist_group("docker"),
 ]
-
-
-@pytest.fixture(scope="session")
-def base_image(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """berth-base:bookworm-py3.11, made once per engine (slow the first time, instant after)."""
-    from services.builder import base_image as base
-
-    started = time.monotonic()
-    tag = asyncio.run(
-        base.ensure(
-            _docker_client(),
-            tmp_path_factory.mktemp("base-home"),
-            on_line=lambda line: print(f"[base image] {line}", file=sys.stderr),
-        )
-    )
-    print(f"[base image] {tag} ready in {time.monotonic() - started:.1f}s", file=sys.stderr)
-    return tag
 
 
 def _berth_containers(owner: str) -> list[Any]:
@@ -212,3 +185,18 @@ def test_agent_start_removes_containers_an_earlier_agent_left(base_image: str, t
     runtime = DockerRuntime(home=tmp_path, agent_id="test")
     assert runtime.owner == owner and not _berth_containers(owner)
     assert remove_leftovers(_docker_client(), owner) == 0
+
+
+def test_a_container_finds_no_bus_that_accepts_it(docker_platform: Platform) -> None:
+    from urllib.parse import urlparse
+
+    url = docker_platform.deploy(APPS / "bus_probe.py")["probe"]
+    port = urlparse(docker_platform.nats_url).port
+    response = docker_platform.request("GET", url, f"/?port={port}")
+    assert response.status_code == 200, response.text
+    found = response.json()
+    # Its own network namespace: the host's loopback NATS is not even reachable from here.
+    assert found["results"].get(str(port)) in {"closed", "refused"}, found
+    assert "accepted" not in found["results"].values(), found
+    assert not found["bus_in_environment"] and not found["bus_in_arguments"], found
+    _stop_app(docker_platform, "bus-probe")

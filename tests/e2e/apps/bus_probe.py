@@ -12,7 +12,7 @@ import sys
 
 import berth
 
-app = berth.App("bus-probe")
+app = berth.App("bus-probe", image=berth.Image.debian_slim().pip_install("fastapi[standard]"))
 
 
 def _listening_ports() -> set[int]:
