@@ -57,3 +57,20 @@ def describe(config: Any) -> str:
             value = "***" if value else ""
         parts.append(f"{field.name}={value}")
     return " ".join(parts)
+
+
+def secret_value(parser: argparse.ArgumentParser, path: str, env_name: str, what: str) -> str:
+    """A secret from the file at `path` (how berth up and compose hand them over, invisible in
+    /proc/<pid>/environ and docker inspect), else from the environment variable; refused if neither."""
+    value = os.environ.get(env_name, "")
+    if path:
+        try:
+            value = Path(path).read_text()
+        except OSError as exc:
+            parser.error(f"cannot read {what} from {path}: {exc.strerror}")
+    if not value.strip():
+        parser.error(
+            f"{what} is required: a file named by {env_name}_FILE (or its flag), or {env_name} itself "
+            "(berth up makes one)"
+        )
+    return value.strip()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 import socket
 import uuid
 from dataclasses import dataclass
@@ -16,8 +15,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from berth.v1 import bus_pb2
-from services.common import bus, config, logs, loop, subjects, tracing
-from services.common.readiness import write_ready_file
+from services.common import bus, config, loop, service, subjects
 from services.edge.app import Edge
 from services.edge.relay import Relay
 from services.edge.routing import RouteTable
@@ -72,12 +70,13 @@ async def _hello(edge_id: str, nc: Client) -> None:
 
 
 async def run(cfg: EdgeConfig) -> None:
-    log = logs.setup("edge")
-    print(f"berth-edge {config.describe(cfg)}", flush=True)
-    tracing.setup("edge")
-    nc = await bus.connect(cfg.nats_url, cfg.edge_id, seed_file=cfg.nats_seed_file)
-    js = nc.jetstream()
-    routes = RouteTable(await bus.key_value(js, subjects.KV_ROUTES))
+    async with service.running("edge", cfg, bus_name=cfg.edge_id) as svc:
+        await serve(cfg, svc)
+
+
+async def serve(cfg: EdgeConfig, svc: service.Service) -> None:
+    nc = svc.nc
+    routes = RouteTable(await bus.key_value(nc.jetstream(), subjects.KV_ROUTES))
     await routes.start()
     await asyncio.wait_for(routes.synced.wait(), STARTUP_TIMEOUT)
     relay = Relay(nc, cfg.edge_id)
@@ -117,21 +116,15 @@ async def run(cfg: EdgeConfig) -> None:
         await asyncio.sleep(0.01)
     edge.ready = True
     print(f"edge listening on http://{cfg.host}:{port}", flush=True)
-    write_ready_file(cfg.ready_file, f"{cfg.host}:{port}")
-    logs.event(log, "edge ready", port=port)
+    svc.ready(f"{cfg.host}:{port}")
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await asyncio.wait({serving, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
+    stopping = asyncio.create_task(svc.stopped())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
     server.should_exit = True
     with contextlib.suppress(Exception):
         await asyncio.wait_for(serving, 10)
     await routes.stop()
-    with contextlib.suppress(Exception):
-        await nc.drain()
-    tracing.shutdown()
 
 
 def main(argv: list[str] | None = None) -> None:

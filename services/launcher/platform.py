@@ -130,7 +130,9 @@ class Platform:
             {**env(credentials.BUILDER), **tokens},
         )
         builder_addr = self._wait_ready(builder, self._ready_file("builder"))
-        secret_key = os.environ.get("BERTH_SECRET_KEY") or _secret_key(self.home)
+        # A key the operator set in BERTH_SECRET_KEY reaches the scheduler through the environment it
+        # inherits; otherwise it reads this home's key file (nothing secret in /proc/<pid>/environ).
+        secret_key_file = "" if os.environ.get("BERTH_SECRET_KEY") else str(_secret_key_file(self.home))
         scheduler = self._spawn(
             "scheduler",
             [
@@ -148,7 +150,7 @@ class Platform:
                 **env(credentials.SCHEDULER),
                 **tokens,
                 "BERTH_TOKEN_FILE": str(token_file),
-                "BERTH_SECRET_KEY": secret_key,
+                "BERTH_SECRET_KEY_FILE": secret_key_file,
             },
         )
         self.api = self._wait_ready(scheduler, self._ready_file("scheduler"))
@@ -222,16 +224,12 @@ def _agent_id(home: Path) -> str:
     return f"{host or 'agent'}-{os.urandom(3).hex()}"
 
 
-def _secret_key(home: Path) -> str:
+def _secret_key_file(home: Path) -> Path:
     """The key secrets are encrypted with, made once per home and readable by its owner only."""
     path = home / "secret.key"
     if not path.exists():
-        staging = path.with_suffix(".tmp")
-        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(os.urandom(32).hex())
-        os.replace(staging, path)
-    return path.read_text().strip()
+        credentials.write_private(path, os.urandom(32).hex().encode())
+    return path
 
 
 def _free_port() -> int:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from opentelemetry import context as otel_context
 
 from berth.v1 import bus_pb2, control_pb2_grpc, spec_pb2
-from services.common import auth, bus, config, logs, loop, provision, subjects, tls, tracing
-from services.common.readiness import write_ready_file
+from services.common import auth, bus, config, loop, provision, service, subjects, tls, tracing
 from services.scheduler.agents import Agents
 from services.scheduler.api import ControlService, UrlConfig
 from services.scheduler.assignment import Assigner
@@ -79,22 +78,15 @@ def parse_config(argv: list[str] | None = None) -> SchedulerConfig:
     args = parser.parse_args(argv)
     if not args.builder:
         parser.error("--builder (or BERTH_BUILDER_ADDR) is required")
-    secret_key = config.env_str("BERTH_SECRET_KEY", "")
-    if args.secret_key_file:
-        try:
-            secret_key = Path(args.secret_key_file).read_text()
-        except OSError as exc:
-            parser.error(f"cannot read the secret key file {args.secret_key_file}: {exc.strerror}")
-    if not secret_key.strip():
-        parser.error(
-            "a secret key is required, 32 bytes as 64 hex digits: --secret-key-file / BERTH_SECRET_KEY_FILE, "
-            "or BERTH_SECRET_KEY (berth up makes one)"
-        )
+    secret_key = config.secret_value(
+        parser, args.secret_key_file, "BERTH_SECRET_KEY", "the secret key (32 bytes as 64 hex digits)"
+    )
     try:
         auth.load_server_key(args.token_key_file)
     except ValueError as exc:
         parser.error(str(exc))
-    token = _bootstrap_token(parser, args.token_file)
+    # The operator's token: the scheduler makes it valid at start and calls the builder with it.
+    token = config.secret_value(parser, args.token_file, "BERTH_TOKEN", "a bootstrap API token")
     return SchedulerConfig(
         nats_url=args.nats_url,
         nats_seed_file=args.nats_seed_file,
@@ -108,33 +100,19 @@ def parse_config(argv: list[str] | None = None) -> SchedulerConfig:
         domain=args.domain,
         edge_port=args.edge_port,
         ready_file=args.ready_file,
-        secret_key=secret_key.strip(),
+        secret_key=secret_key,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
     )
 
 
-def _bootstrap_token(parser: argparse.ArgumentParser, path: str) -> str:
-    """The operator's token: the scheduler makes it valid at start and calls the builder with it."""
-    token = config.env_str("BERTH_TOKEN", "")
-    if path:
-        try:
-            token = Path(path).read_text()
-        except OSError as exc:
-            parser.error(f"cannot read the token file {path}: {exc.strerror}")
-    if not token.strip():
-        parser.error(
-            "a bootstrap API token is required: --token-file / BERTH_TOKEN_FILE, or BERTH_TOKEN "
-            "(berth up makes one)"
-        )
-    return token.strip()
-
-
 async def run(cfg: SchedulerConfig) -> None:
-    log = logs.setup("scheduler")
-    print(f"berth-scheduler {config.describe(cfg)}", flush=True)
-    tracing.setup("scheduler")
-    nc = await bus.connect(cfg.nats_url, "scheduler", seed_file=cfg.nats_seed_file)
+    async with service.running("scheduler", cfg) as svc:
+        await serve(cfg, svc)
+
+
+async def serve(cfg: SchedulerConfig, svc: service.Service) -> None:
+    nc = svc.nc
     js = nc.jetstream()
     await provision.ensure_state(js)
     store = AppStore(await bus.key_value(js, subjects.KV_APPS), await bus.key_value(js, subjects.KV_ROUTES))
@@ -142,7 +120,6 @@ async def run(cfg: SchedulerConfig) -> None:
     bundles = await bus.object_store(js, subjects.OBJ_BUNDLES)
     tokens = TokenStore(await bus.key_value(js, subjects.KV_TOKENS), auth.load_server_key(cfg.token_key_file))
     bootstrap_name = await tokens.ensure_bootstrap(cfg.token)
-
     secrets = SecretStore(await bus.key_value(js, subjects.KV_SECRETS), parse_key(cfg.secret_key))
 
     async def resolve_env(function: spec_pb2.FunctionSpec) -> dict[str, str]:
@@ -152,16 +129,59 @@ async def run(cfg: SchedulerConfig) -> None:
         env.update(function.env)
         return env
 
-    agents = Agents()
-    assigner = Assigner(nc, store, agents, resolve_env)
+    assigner = Assigner(nc, store, Agents(), resolve_env)
     builder = BuilderClient(cfg.builder, cfg.token)
     for record in store.records.values():
         assigner.warm(record)
+    await _subscribe(nc, assigner)
 
-    async def traced(msg: Msg, handler: object) -> None:
+    server = grpc.aio.server(interceptors=[auth.AuthInterceptor(tokens.verifier)])
+    control_pb2_grpc.add_ControlServicer_to_server(
+        ControlService(
+            store,
+            assigner,
+            builder,
+            bundles,
+            js,
+            UrlConfig(workspace=cfg.workspace, domain=cfg.domain, port=cfg.edge_port),
+            cfg.runtime,
+            secrets,
+            tokens,
+        ),
+        server,
+    )
+    credentials = tls.server_credentials(cfg.tls_cert, cfg.tls_key)
+    if credentials is None:
+        port = server.add_insecure_port(cfg.listen)
+    else:
+        port = server.add_secure_port(cfg.listen, credentials)
+    if port == 0:
+        raise SystemExit(f"cannot listen on {cfg.listen}")
+    await server.start()
+    address = f"{cfg.listen.rsplit(':', 1)[0]}:{port}"
+    print(f"scheduler listening on {address} (bootstrap token: {bootstrap_name})", flush=True)
+    svc.ready(address)
+
+    async def autoscale() -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            assigner.tick()
+
+    ticker = asyncio.create_task(autoscale())
+    await svc.stopped()
+    ticker.cancel()
+    await server.stop(grace=2)
+    await builder.close()
+
+
+async def _subscribe(nc: Client, assigner: Assigner) -> None:
+    """The scheduler's side of the bus: demand and releases from edges, heartbeats and exits from
+    agents. Each handler joins the trace of the message that caused it."""
+
+    async def traced(msg: Msg, handler: Awaitable[None]) -> None:
         token = otel_context.attach(tracing.extract(msg.headers))
         try:
-            await handler  # type: ignore[misc]
+            await handler
         finally:
             otel_context.detach(token)
 
@@ -188,53 +208,6 @@ async def run(cfg: SchedulerConfig) -> None:
     await nc.subscribe(subjects.AGENT_HEARTBEAT, cb=on_heartbeat)
     await nc.subscribe(subjects.CONTAINER_EXITED, cb=on_exited)
     await nc.flush(timeout=5)
-
-    server = grpc.aio.server(interceptors=[auth.AuthInterceptor(tokens.verifier)])
-    control_pb2_grpc.add_ControlServicer_to_server(
-        ControlService(
-            store,
-            assigner,
-            builder,
-            bundles,
-            js,
-            UrlConfig(workspace=cfg.workspace, domain=cfg.domain, port=cfg.edge_port),
-            cfg.runtime,
-            secrets,
-            tokens,
-        ),
-        server,
-    )
-    credentials = tls.server_credentials(cfg.tls_cert, cfg.tls_key)
-    if credentials is None:
-        port = server.add_insecure_port(cfg.listen)
-    else:
-        port = server.add_secure_port(cfg.listen, credentials)
-    if port == 0:
-        raise SystemExit(f"cannot listen on {cfg.listen}")
-    await server.start()
-    host = cfg.listen.rsplit(":", 1)[0]
-    address = f"{host}:{port}"
-    print(f"scheduler listening on {address}", flush=True)
-    write_ready_file(cfg.ready_file, address)
-    logs.event(log, "scheduler ready", address=address, bootstrap_token_name=bootstrap_name)
-
-    async def autoscale() -> None:
-        while True:
-            await asyncio.sleep(TICK_SECONDS)
-            assigner.tick()
-
-    ticker = asyncio.create_task(autoscale())
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    ticker.cancel()
-    await server.stop(grace=2)
-    await builder.close()
-    with contextlib.suppress(Exception):
-        await nc.drain()
-    tracing.shutdown()
 
 
 def main(argv: list[str] | None = None) -> None:

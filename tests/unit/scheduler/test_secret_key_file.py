@@ -50,4 +50,4 @@ def test_no_key_or_an_unreadable_file_is_a_clear_error(
     assert "BERTH_SECRET_KEY_FILE" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parse_config([*argv, "--secret-key-file", str(tmp_path / "missing")])
-    assert "cannot read the secret key file" in capsys.readouterr().err
+    assert "cannot read the secret key" in capsys.readouterr().err
