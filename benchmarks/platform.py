@@ -5,22 +5,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-BERTH = str(Path(sys.executable).parent / "berth")
-UP_TIMEOUT = 120.0
-CLI_TIMEOUT = 300.0
-STOP_TIMEOUT = 40.0
+from services.launcher import driver
 
-
-class PlatformError(Exception):
-    """The platform failed to start, or a CLI command failed."""
+PlatformError = driver.PlatformError
 
 
 @dataclass
@@ -45,26 +37,8 @@ def endpoint(url: str) -> Endpoint:
 
 
 @dataclass
-class Platform:
-    home: Path
-    port: int
-    process: subprocess.Popen[str]
-    output: Path
+class Platform(driver.Platform):
     apps: list[str] = field(default_factory=list)
-
-    @property
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_")}
-        env["BERTH_HOME"] = str(self.home)
-        return env
-
-    def berth(self, *args: str, timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess[str]:
-        try:
-            return subprocess.run(
-                [BERTH, *args], capture_output=True, text=True, timeout=timeout, env=self.env, cwd=self.home
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise PlatformError(f"`berth {' '.join(args)}` did not finish within {timeout:.0f}s") from exc
 
     def deploy(self, path: Path) -> dict[str, Endpoint]:
         """Deploys `path`; returns each printed web function's endpoint by function name."""
@@ -97,54 +71,10 @@ class Platform:
                 found[parts[0]] = int(parts[3])
         return found
 
-    def tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.output.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> int | None:
-        """SIGINT (Ctrl-C) and a bounded wait; kills if it does not stop in time."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        return self.process.returncode
-
 
 def start(home: Path | None = None) -> Platform:
     """`berth up --port 0 --home <tmp>`; returns once it printed "Berth is up." and wrote its config."""
-    home = home or Path(tempfile.mkdtemp(prefix="berth-bench-"))
-    home.mkdir(parents=True, exist_ok=True)
-    output = home / "up.out"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_")}
-    with output.open("w") as out:
-        process = subprocess.Popen(
-            [BERTH, "up", "--port", "0", "--home", str(home)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        )
-    deadline = time.monotonic() + UP_TIMEOUT
-    while time.monotonic() < deadline:
-        text = output.read_text(errors="replace")
-        if "Berth is up." in text:
-            config = (home / "config.toml").read_text()
-            found = re.search(r'edge_url = "http://localhost:(\d+)"', config)
-            if not found:
-                break
-            return Platform(home=home, port=int(found.group(1)), process=process, output=output)
-        if process.poll() is not None:
-            raise PlatformError(f"berth up exited with {process.returncode}:\n{text}")
-        time.sleep(0.05)
-    platform = Platform(home=home, port=0, process=process, output=output)
-    platform.stop()
-    raise PlatformError(f"berth up was not ready within {UP_TIMEOUT:.0f}s:\n{platform.tail()}")
+    return driver.start(Platform, home or Path(tempfile.mkdtemp(prefix="berth-bench-")))
 
 
 def remove_home(home: Path) -> None:

@@ -7,7 +7,6 @@ check), never by a guessed sleep.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import re
 import signal
@@ -23,13 +22,14 @@ from typing import Any
 import httpx
 import pytest
 
+from services.launcher import driver
+from services.launcher.driver import BERTH as BERTH  # re-exported for the tests
+from services.launcher.driver import stop_process as stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 CONFORMANCE = SHARED / "conformance"
 EXAMPLES = REPO / "examples"
-BERTH = str(Path(sys.executable).parent / "berth")
-UP_TIMEOUT = 120.0
-CLI_TIMEOUT = 300.0
 
 
 def nats_server_bin() -> str:
@@ -81,44 +81,11 @@ def start_nats(tmp_path: Path) -> tuple[str, subprocess.Popen[str]]:
             return url, proc
 
 
-def stop_process(proc: subprocess.Popen[str] | subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-    return proc.returncode
-
-
 @dataclass
-class Platform:
+class Platform(driver.Platform):
     """A running `berth up`, and helpers to drive it the way a user would."""
 
-    home: Path
-    port: int
-    process: subprocess.Popen[str]
-    output: Path
     deployed: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    @property
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_")}
-        env["BERTH_HOME"] = str(self.home)
-        return env
-
-    def berth(
-        self, *args: str, timeout: float = CLI_TIMEOUT, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [BERTH, *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env or self.env,
-            cwd=self.home,
-        )
 
     def deploy(self, path: Path, *extra: str) -> dict[str, str]:
         """Deploys `path`; returns the printed URL of each web function. Fails the test on error."""
@@ -135,22 +102,6 @@ class Platform:
     def request(self, method: str, url: str, path: str = "/", **kwargs: object) -> httpx.Response:
         with self.client() as client:
             return send(client, method, url, path, **kwargs)
-
-    @property
-    def nats_url(self) -> str:
-        return (self.home / "run" / "nats.url").read_text().strip()
-
-    def seed_file(self, identity: str) -> Path:
-        """The NATS nkey seed of one of the platform's identities (scheduler, edge, agent-<id>, ...)."""
-        from services.common import credentials
-
-        return credentials.seed_file(self.home, identity)
-
-    @property
-    def agent_id(self) -> str:
-        from services.common import credentials
-
-        return credentials.agent_ids(self.home)[0]
 
     def logs(self, app: str) -> str:
         result = self.berth("app", "logs", app, timeout=30)
@@ -174,30 +125,7 @@ def send(client: httpx.Client, method: str, url: str, path: str = "/", **kwargs:
 
 
 def start_platform(home: Path, extra_env: dict[str, str] | None = None) -> Platform:
-    home.mkdir(parents=True, exist_ok=True)
-    output = home / "up.out"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_")}
-    env.update(extra_env or {})
-    with output.open("w") as out:
-        process = subprocess.Popen(
-            [BERTH, "up", "--port", "0", "--home", str(home)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        )
-    deadline = time.monotonic() + UP_TIMEOUT
-    while time.monotonic() < deadline:
-        text = output.read_text()
-        if "Berth is up." in text:
-            config = (home / "config.toml").read_text()
-            port = int(re.search(r'edge_url = "http://localhost:(\d+)"', config).group(1))  # type: ignore[union-attr]
-            return Platform(home=home, port=port, process=process, output=output)
-        if process.poll() is not None:
-            raise RuntimeError(f"berth up exited with {process.returncode}:\n{text}")
-        time.sleep(0.05)
-    stop_process(process, signal.SIGINT)
-    raise TimeoutError(f"berth up was not ready within {UP_TIMEOUT:.0f}s:\n{output.read_text()}")
+    return driver.start(Platform, home, extra_env)
 
 
 def runner_processes(home: Path, *, with_children: bool = False) -> list[int]:
