@@ -12,10 +12,10 @@ from opentelemetry import trace
 
 from berth.v1 import build_pb2, build_pb2_grpc
 from services.builder import interpreter, spec_hash
+from services.builder.commands import LineSink
 from services.builder.docker_build import DockerBuilder
 from services.builder.errors import BuildError, BuildTimedOut, InvalidSpec, RuntimeNotSupported
 from services.builder.runtime_layer import RuntimeLayers
-from services.builder.uv_cli import LineSink
 from services.builder.venv import ProcessBuilder
 from services.common import auth, logs
 

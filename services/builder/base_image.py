@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from services.builder.commands import LineSink, run_streaming
 from services.builder.errors import BuildFailed
 from services.builder.locks import file_lock
-from services.builder.uv_cli import LineSink, run_streaming
 
 SUITE = "bookworm"
 PYTHON = "3.11"  # what `python3` is in SUITE; images run /usr/bin/python3

@@ -7,10 +7,13 @@ Three images, each cached in the engine by tag:
     berth-img:<image id>           + the spec's pip packages (/opt/berth/site), files, ENV and WORKDIR
 
 Packages are installed on the host by uv into a `--target` directory for the image's Python and
-platform, then copied in. A `.pth` file in the image's dist-packages adds /opt/berth/site and then
-/opt/berth/runtime as site directories, so a user's own package versions win over the runner's
-(the same order as the process runtime). A tag is only ever set by a build that finished, so a
-tag that exists is a complete image: that is the cache check.
+platform, then copied in. uv runs in the builder's sandbox (sandbox.py: no platform environment,
+files or Docker socket, an unprivileged uid), able to write the target directory only, which is
+taken back (sandbox.reclaim) before anything reads it. A `.pth` file in the image's
+dist-packages adds /opt/berth/site and then /opt/berth/runtime as site directories, so a user's
+own package versions win over the runner's (the same order as the process runtime). A tag is
+only ever set by a build that finished, so a tag that exists is a complete image: that is the
+cache check.
 """
 
 from __future__ import annotations
@@ -30,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from berth.v1 import build_pb2, spec_pb2
-from services.builder import base_image, image_fs, runtime_layer, spec_hash, uv_cli
+from services.builder import base_image, image_fs, pip_args, runtime_layer, sandbox, spec_hash, steps
 from services.builder.errors import BuildFailed, InvalidSpec
 from services.builder.interpreter import parse_version
 from services.builder.locks import KeyedLocks
-from services.builder.venv import step_label
+from services.builder.sandbox import Sandbox, Session
 
 LineSink = Callable[[str], None]
 ClientFactory = Callable[[], Any]
@@ -150,7 +153,7 @@ def fix_shebangs(bin_dir: Path, python: str = CONTAINER_PYTHON) -> None:
     if not bin_dir.is_dir():
         return
     for script in bin_dir.iterdir():
-        if not script.is_file():
+        if script.is_symlink() or not script.is_file():  # never write through a link
             continue
         data = script.read_bytes()
         if not data.startswith(b"#!"):
@@ -165,8 +168,11 @@ def fix_shebangs(bin_dir: Path, python: str = CONTAINER_PYTHON) -> None:
 
 
 class DockerBuilder:
-    def __init__(self, home: Path, *, client_factory: ClientFactory | None = None) -> None:
+    def __init__(
+        self, home: Path, *, client_factory: ClientFactory | None = None, sandbox: Sandbox | None = None
+    ) -> None:
         self._home = home
+        self._sandbox = sandbox or Sandbox(home)
         self._work = home / "docker"
         self._locks = KeyedLocks()
         self._client_factory = client_factory or _from_env
@@ -185,6 +191,7 @@ class DockerBuilder:
         return runtime_layer.layer_id(reqs, f"{base.python}/{base.tag}/{recipe}", runtime_layer.package_dir())
 
     async def build(self, spec: spec_pb2.ImageSpec, *, on_line: LineSink) -> build_pb2.BuiltImage:
+        pip_args.check_spec(spec, self._sandbox.policy)  # refused specs are refused even when cached
         base = base_image.BaseImage()
         if spec.python_version.strip() and parse_version(spec.python_version) != base.python:
             raise InvalidSpec(
@@ -219,7 +226,15 @@ class DockerBuilder:
             with self._context("runtime") as context:
                 reqs = runtime_layer.requirements()
                 on_line(f"runtime layer {layer_id[:12]}: installing {' '.join(reqs)} for {base.tag}")
-                await _uv_install(context / "runtime", reqs, base, on_line, label="Berth runtime layer")
+                target = context / "runtime"
+                async with self._sandbox.session() as session:
+                    await session.own(target)
+                    result = await sandbox.uv(
+                        session, uv_install_args(target, reqs, base), writable=[target], on_line=on_line
+                    )
+                if result.returncode != 0:
+                    raise BuildFailed("image build failed: Berth runtime layer\n" + "\n".join(result.tail))
+                await asyncio.to_thread(sandbox.reclaim, target)
                 source = runtime_layer.package_dir()
                 for path in runtime_layer.package_files(source):
                     target = context / "runtime" / "berth" / path.relative_to(source)
@@ -237,37 +252,63 @@ class DockerBuilder:
     ) -> int:
         base = base_image.BaseImage()
         with self._context("image") as context:
-            env: dict[str, str] = {}
-            workdir = ""
-            installed = 0
-            has_files = False
-            steps = spec.steps
-            for number, step in enumerate(steps, start=1):
-                on_line(f"step {number}/{len(steps)}: {step_label(step)}")
-                kind = step.WhichOneof("step")
-                if kind == "pip_install":
-                    packages = [*step.pip_install.packages, *step.pip_install.extra_args]
-                    if packages:
-                        installed += await _uv_install(
-                            context / "site", packages, base, on_line, label=step_label(step), env=env
-                        )
-                elif kind == "env":
-                    env.update(step.env.vars)
-                elif kind == "workdir":
-                    workdir = image_fs.image_path(step.workdir, cwd=workdir or "/")
-                    image_fs.host_path(context / "fs", workdir).mkdir(parents=True, exist_ok=True)
-                    has_files = True
-                elif kind == "add_files":
-                    image_fs.write_files(context / "fs", step.add_files, cwd=workdir or "/")
-                    has_files = True
-            fix_shebangs(context / "site" / "bin")
+            site = context / "site"
+            async with self._sandbox.session() as session:
+                env, workdir, installed, has_files = await self._run_steps(
+                    session, spec, context, base, on_line
+                )
+            if site.is_dir():
+                await asyncio.to_thread(sandbox.reclaim, site)
+            fix_shebangs(site / "bin")
             dockerfile = image_dockerfile(
-                runtime, has_site=(context / "site").is_dir(), has_files=has_files, env=env, workdir=workdir
+                runtime, has_site=site.is_dir(), has_files=has_files, env=env, workdir=workdir
             )
             (context / "Dockerfile").write_text(dockerfile)
             on_line(f"docker build {tag}")
             await _docker_build(client, context, tag, on_line)
         return installed
+
+    async def _run_steps(
+        self,
+        session: Session,
+        spec: spec_pb2.ImageSpec,
+        context: Path,
+        base: base_image.BaseImage,
+        on_line: LineSink,
+    ) -> tuple[dict[str, str], str, int, bool]:
+        env: dict[str, str] = {}
+        workdir = ""
+        installed = 0
+        has_files = False
+        site = context / "site"
+        for number, step in enumerate(spec.steps, start=1):
+            label = steps.step_label(step)
+            on_line(f"step {number}/{len(spec.steps)}: {label}")
+            kind = step.WhichOneof("step")
+            if kind == "pip_install":
+                if not site.exists() and (step.pip_install.packages or step.pip_install.extra_args):
+                    await session.own(site)
+                installed += await steps.pip_install(
+                    session,
+                    step.pip_install,
+                    base_args=uv_install_args(site, [], base),
+                    cwd=workdir or "/",
+                    fs_root=context / "fs",
+                    writable=[site],
+                    image_env=env,
+                    label=label,
+                    on_line=on_line,
+                )
+            elif kind == "env":
+                env.update(step.env.vars)
+            elif kind == "workdir":
+                workdir = image_fs.image_path(step.workdir, cwd=workdir or "/")
+                image_fs.host_path(context / "fs", workdir).mkdir(parents=True, exist_ok=True)
+                has_files = True
+            elif kind == "add_files":
+                image_fs.write_files(context / "fs", step.add_files, cwd=workdir or "/")
+                has_files = True
+        return env, workdir, installed, has_files
 
     def _context(self, kind: str) -> _TempDir:
         (self._work / "tmp").mkdir(parents=True, exist_ok=True)
@@ -335,28 +376,6 @@ def uv_install_args(target: Path, packages: Iterable[str], base: base_image.Base
         "--compile-bytecode",
         *packages,
     ]
-
-
-async def _uv_install(
-    target: Path,
-    packages: list[str],
-    base: base_image.BaseImage,
-    on_line: LineSink,
-    *,
-    label: str,
-    env: dict[str, str] | None = None,
-) -> int:
-    installed = 0
-
-    def watch(line: str) -> None:
-        nonlocal installed
-        installed += uv_cli.installed_count(line) or 0
-        on_line(line)
-
-    result = await uv_cli.run(uv_install_args(target, packages, base), on_line=watch, env=env)
-    if result.returncode != 0:
-        raise BuildFailed(f"image build failed: {label}\n" + "\n".join(result.tail))
-    return installed
 
 
 async def _docker_build(client: Any, context: Path, tag: str, on_line: LineSink) -> None:

@@ -15,6 +15,7 @@ from berth.v1 import build_pb2_grpc
 from services.builder.api import BuilderServicer, BuildParams
 from services.builder.docker_build import DockerBuilder
 from services.builder.runtime_layer import RuntimeLayers
+from services.builder.sandbox import Sandbox
 from services.builder.venv import ProcessBuilder
 from services.common import auth, bus, config, logs, subjects, tracing
 
@@ -87,13 +88,16 @@ async def serve(cfg: BuilderConfig) -> None:
     nc = await bus.connect(cfg.nats_url, "berth-builder", seed_file=cfg.nats_seed_file)
     try:
         tokens = await bus.key_value(nc.jetstream(), subjects.KV_TOKENS)
-        layers = RuntimeLayers(cfg.home)
+        # Build steps run tenant code: sandboxed, never seeing this process's files or secrets.
+        sandbox = Sandbox(cfg.home, hidden=[cfg.nats_seed_file, cfg.token_key_file])
+        await sandbox.prepare()  # probes the isolation this host allows, logs it once
+        layers = RuntimeLayers(cfg.home, sandbox)
         servicer = BuilderServicer(
-            process=ProcessBuilder(cfg.home, layers),
+            process=ProcessBuilder(cfg.home, layers, sandbox),
             layers=layers,
             params=BuildParams(timeout=float(cfg.build_timeout)),
             tracer=tracer,
-            docker=DockerBuilder(cfg.home),
+            docker=DockerBuilder(cfg.home, sandbox=sandbox),
         )
         # Reads the tokens bucket only; issuing, revoking and last-use bookkeeping are the scheduler's.
         verifier = auth.TokenVerifier(tokens, auth.load_server_key(cfg.token_key_file))

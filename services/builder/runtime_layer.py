@@ -8,6 +8,7 @@ site-packages, so a user's own package versions win over the layer's.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib.metadata
 import shutil
@@ -16,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import berth
-from services.builder import cache, uv_cli
+from services.builder import cache, commands, sandbox
 from services.builder.errors import BuildFailed
 from services.builder.interpreter import Interpreter
 from services.builder.locks import KeyedLocks
+from services.builder.sandbox import Sandbox
 
 # Distributions the runner imports; each is pinned to the host's installed version.
 RUNNER_DISTRIBUTIONS = (
@@ -68,8 +70,9 @@ class Layer:
 class RuntimeLayers:
     """Computes layer ids and builds layers under `<home>/runtime/`, cached like images."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, sandbox: Sandbox | None = None) -> None:
         self._dir = home / "runtime"
+        self._sandbox = sandbox or Sandbox(home)
         self._locks = KeyedLocks()
 
     def describe(self, interpreter: Interpreter) -> Layer:
@@ -77,7 +80,7 @@ class RuntimeLayers:
         lid = layer_id(requirements(), interpreter.version, package_dir())
         return Layer(lid, self._dir / lid / "site")
 
-    async def ensure(self, layer: Layer, interpreter: Interpreter, *, on_line: uv_cli.LineSink) -> None:
+    async def ensure(self, layer: Layer, interpreter: Interpreter, *, on_line: commands.LineSink) -> None:
         """Builds the layer unless it is complete; concurrent callers wait for one build."""
         root = layer.site.parent
         if cache.is_complete(root):
@@ -89,10 +92,16 @@ class RuntimeLayers:
             root.mkdir(parents=True)
             reqs = requirements()
             on_line(f"runtime layer {layer.layer_id[:12]}: installing {' '.join(reqs)}")
-            result = await uv_cli.run(
-                ["pip", "install", "--target", str(layer.site), "--python", interpreter.path, *reqs],
-                on_line=on_line,
-            )
+            # Pinned, known packages, but sdists among them would run code: sandboxed like the rest.
+            async with self._sandbox.session() as session:
+                await session.own(layer.site)
+                result = await sandbox.uv(
+                    session,
+                    ["pip", "install", "--target", str(layer.site), "--python", interpreter.path, *reqs],
+                    writable=[layer.site],
+                    on_line=on_line,
+                    readable=[interpreter.path, sandbox.python_home(interpreter.path)],
+                )
             if result.returncode != 0:
                 raise BuildFailed(
                     "image build failed: Berth runtime layer ("
@@ -100,6 +109,7 @@ class RuntimeLayers:
                     + ")\n"
                     + "\n".join(result.tail)
                 )
+            await asyncio.to_thread(sandbox.reclaim, layer.site)
             source = package_dir()
             shutil.copytree(source, layer.site / "berth", ignore=_ignore_in(source))
             cache.mark_complete(root, layer.layer_id + "\n")

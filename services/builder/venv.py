@@ -4,21 +4,26 @@ Layout of `<home>/images/<image_id>/`:
     venv/        the virtualenv (python = venv/bin/python), with berth-runtime.pth -> the runtime layer
     fs/          the image's `/` (see image_fs): workdir and add_files land here
     .complete    written last; without it the directory is debris and gets wiped
+
+uv runs in the builder's sandbox (sandbox.py), able to write `venv/` only; `fs/` and the image
+root stay the builder's, and `venv/` is taken back (sandbox.reclaim) before the image is complete.
 """
 
 from __future__ import annotations
 
+import asyncio
 import glob
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from berth.v1 import build_pb2, spec_pb2
-from services.builder import cache, image_fs, uv_cli
+from services.builder import cache, image_fs, pip_args, sandbox, steps
 from services.builder.errors import BuildFailed
 from services.builder.interpreter import Interpreter
 from services.builder.locks import KeyedLocks
 from services.builder.runtime_layer import Layer, RuntimeLayers
+from services.builder.sandbox import Sandbox, Session
 
 LineSink = Callable[[str], None]
 RUNTIME_PTH = "berth-runtime.pth"
@@ -33,24 +38,11 @@ class _Declared:
     python_path: list[str] = field(default_factory=list)  # host paths
 
 
-def step_label(step: spec_pb2.ImageStep) -> str:
-    """How a step is named in logs and errors: pip_install(six, requests), env(A, B), ..."""
-    kind = step.WhichOneof("step")
-    if kind == "pip_install":
-        return f"pip_install({', '.join([*step.pip_install.packages, *step.pip_install.extra_args])})"
-    if kind == "env":
-        return f"env({', '.join(sorted(step.env.vars))})"
-    if kind == "workdir":
-        return f"workdir({step.workdir})"
-    if kind == "add_files":
-        return f"add_files({step.add_files.remote_path}, {len(step.add_files.files)} files)"
-    return f"{kind}()"
-
-
 class ProcessBuilder:
-    def __init__(self, home: Path, layers: RuntimeLayers) -> None:
+    def __init__(self, home: Path, layers: RuntimeLayers, sandbox: Sandbox | None = None) -> None:
         self._images = home / "images"
         self._layers = layers
+        self._sandbox = sandbox or Sandbox(home)
         self._locks = KeyedLocks()
 
     def root(self, image_id: str) -> Path:
@@ -66,6 +58,7 @@ class ProcessBuilder:
         on_line: LineSink,
     ) -> build_pb2.BuiltImage:
         """The image, from the cache when complete, else built in place under the image's lock."""
+        pip_args.check_spec(spec, self._sandbox.policy)  # refused specs are refused even when cached
         root = self.root(image_id)
         if cache.is_complete(root):
             return self._describe(spec, root, image_id, cache_hit=True, installed=0)
@@ -87,25 +80,50 @@ class ProcessBuilder:
         self, root: Path, spec: spec_pb2.ImageSpec, interpreter: Interpreter, layer: Layer, on_line: LineSink
     ) -> int:
         venv = root / "venv"
-        on_line(f"creating virtualenv with Python {interpreter.version} ({interpreter.path})")
-        result = await uv_cli.run(["venv", str(venv), "--python", interpreter.path], on_line=on_line)
-        if result.returncode != 0:
-            raise BuildFailed(
-                f"image build failed: venv(python {interpreter.version})\n" + "\n".join(result.tail)
+        interpreter_home = sandbox.python_home(interpreter.path)
+        async with self._sandbox.session() as session:
+            await session.own(venv)
+            on_line(f"creating virtualenv with Python {interpreter.version} ({interpreter.path})")
+            result = await sandbox.uv(
+                session,
+                ["venv", str(venv), "--python", interpreter.path],
+                writable=[venv],
+                on_line=on_line,
+                readable=[interpreter.path, interpreter_home],
             )
-        _link_runtime_layer(venv, layer)
+            if result.returncode != 0:
+                raise BuildFailed(
+                    f"image build failed: venv(python {interpreter.version})\n" + "\n".join(result.tail)
+                )
+            _link_runtime_layer(venv, layer)
+            installed = await self._run_steps(session, root, spec, interpreter_home, on_line)
+        await asyncio.to_thread(sandbox.reclaim, venv)
+        return installed
 
+    async def _run_steps(
+        self, session: Session, root: Path, spec: spec_pb2.ImageSpec, interpreter_home: str, on_line: LineSink
+    ) -> int:
+        venv = root / "venv"
         declared = _Declared()
         installed = 0
         fs_root = root / "fs"
         fs_root.mkdir()
-        steps = spec.steps
-        for number, step in enumerate(steps, start=1):
-            label = step_label(step)
-            on_line(f"step {number}/{len(steps)}: {label}")
-            kind = step.WhichOneof("step")
-            if kind == "pip_install":
-                installed += await _pip_install(venv, step.pip_install, label, declared.env, on_line)
+        for number, step in enumerate(spec.steps, start=1):
+            label = steps.step_label(step)
+            on_line(f"step {number}/{len(spec.steps)}: {label}")
+            if step.WhichOneof("step") == "pip_install":
+                installed += await steps.pip_install(
+                    session,
+                    step.pip_install,
+                    base_args=["pip", "install", "--python", str(venv / "bin" / "python")],
+                    cwd=declared.workdir or "/",
+                    fs_root=fs_root,
+                    writable=[venv],
+                    image_env=declared.env,
+                    label=label,
+                    on_line=on_line,
+                    readable=[interpreter_home],
+                )
             else:
                 _apply_declaration(step, fs_root, declared)
         return installed
@@ -154,26 +172,6 @@ def _apply_declaration(
             )
             if where not in declared.python_path:
                 declared.python_path.append(where)
-
-
-async def _pip_install(
-    venv: Path, step: spec_pb2.PipInstall, label: str, env: dict[str, str], on_line: LineSink
-) -> int:
-    if not step.packages and not step.extra_args:
-        return 0
-    installed = 0
-
-    def watch(line: str) -> None:
-        nonlocal installed
-        installed += uv_cli.installed_count(line) or 0
-        on_line(line)
-
-    args = ["pip", "install", "--python", str(venv / "bin" / "python"), *step.packages, *step.extra_args]
-    # The image's env applies to later steps, as ENV does before RUN in a Dockerfile.
-    result = await uv_cli.run(args, on_line=watch, env=env)
-    if result.returncode != 0:
-        raise BuildFailed(f"image build failed: {label}\n" + "\n".join(result.tail))
-    return installed
 
 
 def _link_runtime_layer(venv: Path, layer: Layer) -> None:

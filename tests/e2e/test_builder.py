@@ -251,7 +251,9 @@ async def test_build_that_exceeds_the_timeout_is_stopped_and_reported(
     # A package index that accepts connections and never answers: uv hangs until the build timeout.
     silent = socket.create_server(("127.0.0.1", 0))
     index = f"http://127.0.0.1:{silent.getsockname()[1]}/simple"
-    started, proc = start_builder(nats_server, token, tmp_path, env={"BERTH_BUILD_TIMEOUT": "3"})
+    # The operator allows this index (builds may use only allowed package indexes).
+    allowed = {"BERTH_BUILD_TIMEOUT": "3", "BERTH_BUILD_ALLOWED_INDEXES": "127.0.0.1"}
+    started, proc = start_builder(nats_server, token, tmp_path, env=allowed)
     try:
         async with grpc.aio.insecure_channel(started.address) as channel:
             spec = spec_pb2.ImageSpec(

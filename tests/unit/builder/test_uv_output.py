@@ -1,7 +1,7 @@
 import pytest
 
 from services.builder.api import clip
-from services.builder.uv_cli import installed_count
+from services.builder.commands import installed_count
 
 
 @pytest.mark.parametrize(

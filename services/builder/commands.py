@@ -1,4 +1,8 @@
-"""Running uv (and the other build tools) as asyncio subprocesses, streaming output line by line."""
+"""Running build tools as asyncio subprocesses, streaming output line by line; uv's output.
+
+Commands that can run tenant code (uv) go through services/builder/sandbox.py, which calls
+run_streaming with its own environment; the operator's tools (debootstrap, tar) call it directly.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +38,11 @@ def installed_count(line: str) -> int | None:
 
 
 async def run_streaming(
-    argv: Sequence[str], *, on_line: LineSink, env: Mapping[str, str] | None = None
+    argv: Sequence[str],
+    *,
+    on_line: LineSink,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
 ) -> ProcessResult:
     """Runs `argv`, handing each output line (stdout and stderr merged) to `on_line` as it comes.
 
@@ -46,6 +54,7 @@ async def run_streaming(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env=dict(env) if env is not None else None,
+        cwd=cwd,
     )
     tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
     try:
@@ -62,11 +71,3 @@ async def run_streaming(
             proc.kill()
             await asyncio.shield(proc.wait())
     return ProcessResult(returncode, list(tail))
-
-
-async def run(
-    args: Sequence[str], *, on_line: LineSink, env: Mapping[str, str] | None = None
-) -> ProcessResult:
-    """Runs `uv <args>` through run_streaming, with colours and progress bars off."""
-    full_env = {**os.environ, **(env or {}), "NO_COLOR": "1", "UV_NO_PROGRESS": "1"}
-    return await run_streaming([uv_bin(), *args], on_line=on_line, env=full_env)
