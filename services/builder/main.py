@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from services.builder.docker_build import DockerBuilder
 from services.builder.runtime_layer import RuntimeLayers
 from services.builder.sandbox import Sandbox
 from services.builder.venv import ProcessBuilder
-from services.common import auth, bus, config, logs, subjects, tracing
+from services.common import auth, bus, config, service, subjects, tracing
 
 GRACE_SECONDS = 5.0
 
@@ -70,72 +68,46 @@ def parse(argv: list[str] | None = None) -> BuilderConfig:
     )
 
 
-def write_ready_file(path: str, address: str) -> None:
-    """Atomically (temp file + rename), so a reader never sees a partial address."""
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(address + "\n")
-    os.replace(tmp, path)
-
-
 def bound_address(listen: str, port: int) -> str:
     host = listen.rsplit(":", 1)[0] if ":" in listen else listen
     return f"{host}:{port}"
 
 
-async def serve(cfg: BuilderConfig) -> None:
-    tracer = tracing.setup("builder")
-    nc = await bus.connect(cfg.nats_url, "berth-builder", seed_file=cfg.nats_seed_file)
-    try:
-        tokens = await bus.key_value(nc.jetstream(), subjects.KV_TOKENS)
-        # Build steps run tenant code: sandboxed, never seeing this process's files or secrets.
-        sandbox = Sandbox(cfg.home, hidden=[cfg.nats_seed_file, cfg.token_key_file])
-        await sandbox.prepare()  # probes the isolation this host allows, logs it once
-        layers = RuntimeLayers(cfg.home, sandbox)
-        servicer = BuilderServicer(
-            process=ProcessBuilder(cfg.home, layers, sandbox),
-            layers=layers,
-            params=BuildParams(timeout=float(cfg.build_timeout)),
-            tracer=tracer,
-            docker=DockerBuilder(cfg.home, sandbox=sandbox),
-        )
-        # Reads the tokens bucket only; issuing, revoking and last-use bookkeeping are the scheduler's.
-        verifier = auth.TokenVerifier(tokens, auth.load_server_key(cfg.token_key_file))
-        server = grpc.aio.server(interceptors=[auth.AuthInterceptor(verifier)])
-        build_pb2_grpc.add_BuilderServicer_to_server(servicer, server)
-        port = server.add_insecure_port(cfg.listen)
-        if port == 0:
-            raise SystemExit(f"builder cannot listen on {cfg.listen}")
-        await server.start()
-        address = bound_address(cfg.listen, port)
-        if cfg.ready_file:
-            write_ready_file(cfg.ready_file, address)
-        print(f"builder listening on {address}", flush=True)
-
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        await server.stop(GRACE_SECONDS)  # in-flight builds are cancelled; their uv processes killed
-        if cfg.ready_file:
-            _remove_quietly(cfg.ready_file)
-    finally:
-        await nc.close()
-        tracing.shutdown()
+async def run(cfg: BuilderConfig) -> None:
+    async with service.running("builder", cfg) as svc:
+        await serve(cfg, svc)
 
 
-def _remove_quietly(path: str) -> None:
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass
+async def serve(cfg: BuilderConfig, svc: service.Service) -> None:
+    tokens = await bus.key_value(svc.nc.jetstream(), subjects.KV_TOKENS)
+    # Build steps run tenant code: sandboxed, never seeing this process's files or secrets.
+    sandbox = Sandbox(cfg.home, hidden=[cfg.nats_seed_file, cfg.token_key_file])
+    await sandbox.prepare()  # probes the isolation this host allows, logs it once
+    layers = RuntimeLayers(cfg.home, sandbox)
+    servicer = BuilderServicer(
+        process=ProcessBuilder(cfg.home, layers, sandbox),
+        layers=layers,
+        params=BuildParams(timeout=float(cfg.build_timeout)),
+        tracer=tracing.setup("builder"),
+        docker=DockerBuilder(cfg.home, sandbox=sandbox),
+    )
+    # Reads the tokens bucket only; issuing, revoking and last-use bookkeeping are the scheduler's.
+    verifier = auth.TokenVerifier(tokens, auth.load_server_key(cfg.token_key_file))
+    server = grpc.aio.server(interceptors=[auth.AuthInterceptor(verifier)])
+    build_pb2_grpc.add_BuilderServicer_to_server(servicer, server)
+    port = server.add_insecure_port(cfg.listen)
+    if port == 0:
+        raise SystemExit(f"builder cannot listen on {cfg.listen}")
+    await server.start()
+    address = bound_address(cfg.listen, port)
+    print(f"builder listening on {address}", flush=True)
+    svc.ready(address)
+    await svc.stopped()
+    await server.stop(GRACE_SECONDS)  # in-flight builds are cancelled; their uv processes killed
 
 
 def main(argv: list[str] | None = None) -> None:
-    logs.setup("builder")
     cfg = parse(argv)
-    print(f"builder config: {config.describe(cfg)}", flush=True)
     # Not on uvloop (services.common.loop): uv run as its subprocess failed there without a
     # message, and the builder is off the request path.
-    asyncio.run(serve(cfg))
+    asyncio.run(run(cfg))
