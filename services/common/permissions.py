@@ -2,9 +2,10 @@
 
 Least privilege by subject. Only the scheduler may write app state, secrets and tokens, order boots
 and control edges; an agent receives only its own orders and its own containers' request streams;
-the edge reads routes and talks to containers; the builder only reads the tokens bucket. Each
-identity's replies arrive on its own inbox prefix (`_INBOX_<identity>`, see bus.connect), so no one
-can listen to another's replies. The README carries the same table for operators.
+the edge reads routes and proxy-auth tokens and talks to containers; the builder only reads the
+(API) tokens bucket. Each identity's replies arrive on its own inbox prefix (`_INBOX_<identity>`,
+see bus.connect), so no one can listen to another's replies. The README carries the same table for
+operators.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def for_identity(identity: str) -> Permissions:
                 "$JS.ACK.>",
                 *(f"$KV.{b}.>" for b in (subjects.KV_APPS, subjects.KV_ROUTES, subjects.KV_SECRETS)),
                 f"$KV.{subjects.KV_TOKENS}.>",
+                f"$KV.{subjects.KV_PROXY_AUTH}.>",
                 f"$O.{subjects.OBJ_BUNDLES}.>",
             ),
             subscribe=(
@@ -90,6 +92,8 @@ def for_identity(identity: str) -> Permissions:
                 subjects.SCHED_RELEASED,
                 subjects.SCHED_EDGE_HELLO,
                 *_read_bucket(_kv(subjects.KV_ROUTES)),
+                # Proxy-auth records (salted hashes only) for functions with requires_proxy_auth.
+                *_read_bucket(_kv(subjects.KV_PROXY_AUTH)),
             ),
             subscribe=(
                 subjects.edge_response_wildcard("*"),

@@ -14,7 +14,13 @@ from services.common import bus, subjects
 
 LOG_MAX_AGE_SECONDS = 7 * 24 * 3600
 LOG_MAX_BYTES = 1 << 30
-KV_BUCKETS = (subjects.KV_APPS, subjects.KV_ROUTES, subjects.KV_SECRETS, subjects.KV_TOKENS)
+KV_BUCKETS = (
+    subjects.KV_APPS,
+    subjects.KV_ROUTES,
+    subjects.KV_SECRETS,
+    subjects.KV_TOKENS,
+    subjects.KV_PROXY_AUTH,
+)
 
 
 async def ensure_state(js: JetStreamContext) -> None:

@@ -66,4 +66,5 @@ KV_APPS = "berth-apps"  # app key ("live.<name>" or "dev.<name>") -> AppRecord
 KV_ROUTES = "berth-routes"  # host label -> Route
 KV_SECRETS = "berth-secrets"  # secret name -> SecretRecord (encrypted)
 KV_TOKENS = "berth-tokens"  # sha256(token) -> TokenRecord
+KV_PROXY_AUTH = "berth-proxy-auth"  # proxy-auth token key ("wk-...") -> ProxyAuthTokenRecord
 OBJ_BUNDLES = "berth-bundles"  # bundle id -> zip of the app's sources

@@ -12,6 +12,7 @@ from services.common import bus, logs, subjects, tracing
 from services.common.pools import ParameterError, canonical_params, pool_id
 from services.edge.leases import Lease, PoolFailed, PoolSlots
 from services.edge.proxy import plain, relay_http
+from services.edge.proxy_auth import ProxyAuth
 from services.edge.relay import Relay
 from services.edge.routing import RouteTable, host_label
 from services.edge.websocket import relay_websocket
@@ -25,11 +26,20 @@ QUEUE_TIMEOUT = 300.0
 
 
 class Edge:
-    def __init__(self, nc: Client, edge_id: str, routes: RouteTable, relay: Relay) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        edge_id: str,
+        routes: RouteTable,
+        relay: Relay,
+        *,
+        proxy_auth: ProxyAuth | None = None,
+    ) -> None:
         self._nc = nc
         self.edge_id = edge_id
         self._routes = routes
         self._relay = relay
+        self._proxy_auth = proxy_auth
         self._pools: dict[str, PoolSlots] = {}
         self._tracer = tracing.setup("edge")
         self.ready = False
@@ -86,6 +96,13 @@ class Edge:
         if route is None:
             await self._refuse(send, websocket, 404, _no_app(host))
             return
+        if route.requires_proxy_auth:
+            # Before any demand or lease: a refused request never boots a container.
+            checker = self._proxy_auth
+            denial = await checker.check(scope, route) if checker else "this edge cannot check proxy auth"
+            if denial:
+                await self._refuse(send, websocket, 401, denial)
+                return
         with self._tracer.start_as_current_span(
             "edge.request",
             attributes={"http.method": scope.get("method", ""), "berth.function": route.function},

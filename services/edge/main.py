@@ -17,6 +17,7 @@ from nats.aio.msg import Msg
 from berth.v1 import bus_pb2
 from services.common import bus, config, loop, service, subjects
 from services.edge.app import Edge
+from services.edge.proxy_auth import ProxyAuth
 from services.edge.relay import Relay
 from services.edge.routing import RouteTable
 
@@ -79,9 +80,12 @@ async def serve(cfg: EdgeConfig, svc: service.Service) -> None:
     routes = RouteTable(await bus.key_value(nc.jetstream(), subjects.KV_ROUTES))
     await routes.start()
     await asyncio.wait_for(routes.synced.wait(), STARTUP_TIMEOUT)
+    proxy_auth = ProxyAuth(await bus.key_value(nc.jetstream(), subjects.KV_PROXY_AUTH))
+    await proxy_auth.start()
+    await asyncio.wait_for(proxy_auth.synced.wait(), STARTUP_TIMEOUT)
     relay = Relay(nc, cfg.edge_id)
     await relay.start()
-    edge = Edge(nc, cfg.edge_id, routes, relay)
+    edge = Edge(nc, cfg.edge_id, routes, relay, proxy_auth=proxy_auth)
 
     async def on_control(msg: Msg) -> None:
         await edge.on_control(msg.data)
@@ -125,6 +129,7 @@ async def serve(cfg: EdgeConfig, svc: service.Service) -> None:
     with contextlib.suppress(Exception):
         await asyncio.wait_for(serving, 10)
     await routes.stop()
+    await proxy_auth.stop()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""The deploy API (gRPC `Control`): deploy, list, stop, logs, secrets and API tokens."""
+"""The deploy API (gRPC `Control`): deploy, list, stop, logs, secrets, API and proxy-auth tokens."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from services.common.auth import trace_context
 from services.scheduler import logstream, urls
 from services.scheduler.assignment import Assigner
 from services.scheduler.builds import BuilderClient
+from services.scheduler.proxy_auth import ProxyAuthError, ProxyAuthNotFoundError, ProxyAuthStore
 from services.scheduler.secrets import SecretError, SecretStore
 from services.scheduler.state import AppStore
 from services.scheduler.tokens import (
@@ -49,6 +50,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
         runtime: str,
         secrets: SecretStore,
         tokens: TokenStore,
+        proxy_auth: ProxyAuthStore,
     ) -> None:
         self._store = store
         self._assigner = assigner
@@ -59,6 +61,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
         self._runtime = runtime
         self._secrets = secrets
         self._tokens = tokens
+        self._proxy_auth = proxy_auth
         self._tracer = tracing.setup("scheduler")
 
     async def Deploy(  # noqa: N802 - gRPC method name
@@ -155,6 +158,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
             parameters=function.parameters,
             requires_proxy_auth=function.web.requires_proxy_auth,
             timeout=function.scaling.timeout or 300.0,
+            workspace=urls.normalize(self._urls.workspace),
         )
 
     def _function_url(self, route: control_pb2.Route) -> control_pb2.FunctionUrl:
@@ -255,3 +259,26 @@ class ControlService(control_pb2_grpc.ControlServicer):
         except TokenProtectedError as exc:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
         return control_pb2.RevokeTokenResponse()
+
+    async def CreateProxyAuthToken(  # noqa: N802
+        self, request: control_pb2.CreateProxyAuthTokenRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.CreateProxyAuthTokenResponse:
+        try:
+            key, secret = await self._proxy_auth.create(request.name)
+        except ProxyAuthError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return control_pb2.CreateProxyAuthTokenResponse(key=key, secret=secret, name=request.name)
+
+    async def ListProxyAuthTokens(  # noqa: N802
+        self, request: control_pb2.ListProxyAuthTokensRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.ListProxyAuthTokensResponse:
+        return control_pb2.ListProxyAuthTokensResponse(tokens=await self._proxy_auth.summaries())
+
+    async def RevokeProxyAuthToken(  # noqa: N802
+        self, request: control_pb2.RevokeProxyAuthTokenRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.RevokeProxyAuthTokenResponse:
+        try:
+            await self._proxy_auth.revoke(request.key)
+        except ProxyAuthNotFoundError as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        return control_pb2.RevokeProxyAuthTokenResponse()

@@ -15,10 +15,12 @@ from opentelemetry import context as otel_context
 
 from berth.v1 import bus_pb2, control_pb2_grpc, spec_pb2
 from services.common import auth, bus, config, loop, provision, service, subjects, tls, tracing
+from services.scheduler import urls
 from services.scheduler.agents import Agents
 from services.scheduler.api import ControlService, UrlConfig
 from services.scheduler.assignment import Assigner
 from services.scheduler.builds import BuilderClient
+from services.scheduler.proxy_auth import ProxyAuthStore
 from services.scheduler.secrets import SecretStore, parse_key
 from services.scheduler.state import AppStore
 from services.scheduler.tokens import TokenStore
@@ -121,6 +123,9 @@ async def serve(cfg: SchedulerConfig, svc: service.Service) -> None:
     tokens = TokenStore(await bus.key_value(js, subjects.KV_TOKENS), auth.load_server_key(cfg.token_key_file))
     bootstrap_name = await tokens.ensure_bootstrap(cfg.token)
     secrets = SecretStore(await bus.key_value(js, subjects.KV_SECRETS), parse_key(cfg.secret_key))
+    proxy_auth = ProxyAuthStore(
+        await bus.key_value(js, subjects.KV_PROXY_AUTH), urls.normalize(cfg.workspace)
+    )
 
     async def resolve_env(function: spec_pb2.FunctionSpec) -> dict[str, str]:
         env: dict[str, str] = {}
@@ -147,6 +152,7 @@ async def serve(cfg: SchedulerConfig, svc: service.Service) -> None:
             cfg.runtime,
             secrets,
             tokens,
+            proxy_auth,
         ),
         server,
     )

@@ -103,12 +103,14 @@ def test_each_role_is_refused_what_its_work_does_not_need(platform: Platform) ->
     tokens = f"$KV.{subjects.KV_TOKENS}.forged"
     apps = f"$KV.{subjects.KV_APPS}.live.forged"
     routes = f"$KV.{subjects.KV_ROUTES}.forged"
+    proxy_auth = f"$KV.{subjects.KV_PROXY_AUTH}.wk-forged"
     cases = {
         credentials.EDGE: dict(
             forbidden_pub=[
                 tokens,
                 apps,
                 routes,
+                proxy_auth,
                 subjects.agent_boot(platform.agent_id),
                 "$JS.API.STREAM.DELETE.x",
             ],
@@ -117,7 +119,13 @@ def test_each_role_is_refused_what_its_work_does_not_need(platform: Platform) ->
             allowed_sub=[subjects.edge_response_wildcard("edge-probe")],
         ),
         agent: dict(
-            forbidden_pub=[tokens, apps, subjects.agent_boot(other_agent), subjects.container_data("x", "y")],
+            forbidden_pub=[
+                tokens,
+                apps,
+                proxy_auth,
+                subjects.agent_boot(other_agent),
+                subjects.container_data("x", "y"),
+            ],
             forbidden_sub=[
                 subjects.agent_boot(other_agent),
                 subjects.agent_data_wildcard(other_agent),
@@ -129,7 +137,7 @@ def test_each_role_is_refused_what_its_work_does_not_need(platform: Platform) ->
             allowed_sub=[subjects.agent_stop(platform.agent_id)],
         ),
         credentials.BUILDER: dict(
-            forbidden_pub=[tokens, apps, subjects.SCHED_DEMAND],
+            forbidden_pub=[tokens, apps, proxy_auth, subjects.SCHED_DEMAND],
             forbidden_sub=[">", "berth.sched.>", subjects.agent_boot(platform.agent_id)],
             allowed_pub=[],
             allowed_sub=["_INBOX_builder.probe"],

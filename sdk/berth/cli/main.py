@@ -59,6 +59,20 @@ def _parser() -> argparse.ArgumentParser:
     token_list.add_argument("--json", action="store_true", help="print JSON instead of a table")
     revoke = token_commands.add_parser("revoke", help="revoke a token: refused everywhere within seconds")
     revoke.add_argument("name")
+
+    proxy = commands.add_parser(
+        "proxy-auth", help="manage proxy-auth tokens (for functions with requires_proxy_auth=True)"
+    )
+    proxy_commands = proxy.add_subparsers(dest="proxy_command", required=True, metavar="SUBCOMMAND")
+    proxy_create = proxy_commands.add_parser(
+        "create", help="create a token and print its key and secret (the secret only this once)"
+    )
+    proxy_create.add_argument("name", nargs="?", default="", help="an optional label")
+    proxy_create.add_argument("--json", action="store_true", help='print {"key": ..., "secret": ...}')
+    proxy_list = proxy_commands.add_parser("list", help="list tokens (keys, names, creation; never secrets)")
+    proxy_list.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    proxy_revoke = proxy_commands.add_parser("revoke", help="revoke: every edge refuses it within seconds")
+    proxy_revoke.add_argument("key")
     return parser
 
 
@@ -96,9 +110,18 @@ def _run(args: argparse.Namespace) -> int:
         from berth.cli.serve import serve
 
         return serve(args.file, name=args.name, api=Api())
-    from berth.cli import apps, secrets, tokens
+    from berth.cli import apps, proxy_auth, secrets, tokens
 
     api = Api()
+    if args.command == "proxy-auth":
+        if args.proxy_command == "create":
+            proxy_auth.print_created(proxy_auth.create(api, args.name), as_json=args.json)
+        elif args.proxy_command == "list":
+            proxy_auth.print_tokens(proxy_auth.list_tokens(api), as_json=args.json)
+        elif args.proxy_command == "revoke":
+            proxy_auth.revoke(api, args.key)
+            print(f"revoked proxy-auth token {args.key}")
+        return 0
     if args.command == "token":
         if args.token_command == "create":
             tokens.print_created(args.name, tokens.create(api, args.name))

@@ -8,6 +8,52 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class CreateProxyAuthTokenRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class CreateProxyAuthTokenResponse(_message.Message):
+    __slots__ = ("key", "secret", "name")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    secret: str
+    name: str
+    def __init__(self, key: _Optional[str] = ..., secret: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class ListProxyAuthTokensRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ProxyAuthTokenSummary(_message.Message):
+    __slots__ = ("key", "name", "created_at_ms")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    name: str
+    created_at_ms: int
+    def __init__(self, key: _Optional[str] = ..., name: _Optional[str] = ..., created_at_ms: _Optional[int] = ...) -> None: ...
+
+class ListProxyAuthTokensResponse(_message.Message):
+    __slots__ = ("tokens",)
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    tokens: _containers.RepeatedCompositeFieldContainer[ProxyAuthTokenSummary]
+    def __init__(self, tokens: _Optional[_Iterable[_Union[ProxyAuthTokenSummary, _Mapping]]] = ...) -> None: ...
+
+class RevokeProxyAuthTokenRequest(_message.Message):
+    __slots__ = ("key",)
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    def __init__(self, key: _Optional[str] = ...) -> None: ...
+
+class RevokeProxyAuthTokenResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class CreateTokenRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -252,7 +298,7 @@ class AppRecord(_message.Message):
     def __init__(self, spec: _Optional[_Union[_spec_pb2.AppSpec, _Mapping]] = ..., version: _Optional[int] = ..., bundle_id: _Optional[str] = ..., images: _Optional[_Mapping[str, _build_pb2.BuiltImage]] = ..., ephemeral: _Optional[bool] = ..., deployed_at_ms: _Optional[int] = ..., urls: _Optional[_Iterable[_Union[FunctionUrl, _Mapping]]] = ..., stopped: _Optional[bool] = ...) -> None: ...
 
 class Route(_message.Message):
-    __slots__ = ("host_label", "app", "function", "version", "ephemeral", "parameters", "requires_proxy_auth", "timeout")
+    __slots__ = ("host_label", "app", "function", "version", "ephemeral", "parameters", "requires_proxy_auth", "timeout", "workspace")
     HOST_LABEL_FIELD_NUMBER: _ClassVar[int]
     APP_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_FIELD_NUMBER: _ClassVar[int]
@@ -261,6 +307,7 @@ class Route(_message.Message):
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     REQUIRES_PROXY_AUTH_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_FIELD_NUMBER: _ClassVar[int]
     host_label: str
     app: str
     function: str
@@ -269,7 +316,8 @@ class Route(_message.Message):
     parameters: _containers.RepeatedCompositeFieldContainer[_spec_pb2.ClassParameter]
     requires_proxy_auth: bool
     timeout: float
-    def __init__(self, host_label: _Optional[str] = ..., app: _Optional[str] = ..., function: _Optional[str] = ..., version: _Optional[int] = ..., ephemeral: _Optional[bool] = ..., parameters: _Optional[_Iterable[_Union[_spec_pb2.ClassParameter, _Mapping]]] = ..., requires_proxy_auth: _Optional[bool] = ..., timeout: _Optional[float] = ...) -> None: ...
+    workspace: str
+    def __init__(self, host_label: _Optional[str] = ..., app: _Optional[str] = ..., function: _Optional[str] = ..., version: _Optional[int] = ..., ephemeral: _Optional[bool] = ..., parameters: _Optional[_Iterable[_Union[_spec_pb2.ClassParameter, _Mapping]]] = ..., requires_proxy_auth: _Optional[bool] = ..., timeout: _Optional[float] = ..., workspace: _Optional[str] = ...) -> None: ...
 
 class TokenRecord(_message.Message):
     __slots__ = ("name", "created_at_ms", "last_used_ms", "mac")
@@ -282,6 +330,20 @@ class TokenRecord(_message.Message):
     last_used_ms: int
     mac: bytes
     def __init__(self, name: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., last_used_ms: _Optional[int] = ..., mac: _Optional[bytes] = ...) -> None: ...
+
+class ProxyAuthTokenRecord(_message.Message):
+    __slots__ = ("name", "workspace", "created_at_ms", "salt", "secret_hash")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    SALT_FIELD_NUMBER: _ClassVar[int]
+    SECRET_HASH_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    workspace: str
+    created_at_ms: int
+    salt: bytes
+    secret_hash: bytes
+    def __init__(self, name: _Optional[str] = ..., workspace: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., salt: _Optional[bytes] = ..., secret_hash: _Optional[bytes] = ...) -> None: ...
 
 class LogLine(_message.Message):
     __slots__ = ("time_ms", "app", "function", "container_id", "stream", "text")

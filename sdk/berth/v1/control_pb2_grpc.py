@@ -86,6 +86,21 @@ class ControlStub:
                 request_serializer=berth_dot_v1_dot_control__pb2.RevokeTokenRequest.SerializeToString,
                 response_deserializer=berth_dot_v1_dot_control__pb2.RevokeTokenResponse.FromString,
                 _registered_method=True)
+        self.CreateProxyAuthToken = channel.unary_unary(
+                '/berth.v1.Control/CreateProxyAuthToken',
+                request_serializer=berth_dot_v1_dot_control__pb2.CreateProxyAuthTokenRequest.SerializeToString,
+                response_deserializer=berth_dot_v1_dot_control__pb2.CreateProxyAuthTokenResponse.FromString,
+                _registered_method=True)
+        self.ListProxyAuthTokens = channel.unary_unary(
+                '/berth.v1.Control/ListProxyAuthTokens',
+                request_serializer=berth_dot_v1_dot_control__pb2.ListProxyAuthTokensRequest.SerializeToString,
+                response_deserializer=berth_dot_v1_dot_control__pb2.ListProxyAuthTokensResponse.FromString,
+                _registered_method=True)
+        self.RevokeProxyAuthToken = channel.unary_unary(
+                '/berth.v1.Control/RevokeProxyAuthToken',
+                request_serializer=berth_dot_v1_dot_control__pb2.RevokeProxyAuthTokenRequest.SerializeToString,
+                response_deserializer=berth_dot_v1_dot_control__pb2.RevokeProxyAuthTokenResponse.FromString,
+                _registered_method=True)
 
 
 class ControlServicer:
@@ -166,6 +181,31 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateProxyAuthToken(self, request, context):
+        """Proxy-auth tokens: a key and a secret that callers of functions with
+        `requires_proxy_auth=True` send as Berth-Key/Berth-Secret (or Modal-Key/Modal-Secret)
+        headers; the edge refuses requests without a valid pair. Scoped to the scheduler's
+        workspace. The secret is in the response of CreateProxyAuthToken only: the platform keeps a
+        salted hash of it. INVALID_ARGUMENT for a malformed name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListProxyAuthTokens(self, request, context):
+        """Keys, names and creation times of this workspace's tokens, never a secret or its hash.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeProxyAuthToken(self, request, context):
+        """Every edge refuses the token within seconds. NOT_FOUND for a key unknown in this workspace.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -218,6 +258,21 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.RevokeToken,
                     request_deserializer=berth_dot_v1_dot_control__pb2.RevokeTokenRequest.FromString,
                     response_serializer=berth_dot_v1_dot_control__pb2.RevokeTokenResponse.SerializeToString,
+            ),
+            'CreateProxyAuthToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateProxyAuthToken,
+                    request_deserializer=berth_dot_v1_dot_control__pb2.CreateProxyAuthTokenRequest.FromString,
+                    response_serializer=berth_dot_v1_dot_control__pb2.CreateProxyAuthTokenResponse.SerializeToString,
+            ),
+            'ListProxyAuthTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListProxyAuthTokens,
+                    request_deserializer=berth_dot_v1_dot_control__pb2.ListProxyAuthTokensRequest.FromString,
+                    response_serializer=berth_dot_v1_dot_control__pb2.ListProxyAuthTokensResponse.SerializeToString,
+            ),
+            'RevokeProxyAuthToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeProxyAuthToken,
+                    request_deserializer=berth_dot_v1_dot_control__pb2.RevokeProxyAuthTokenRequest.FromString,
+                    response_serializer=berth_dot_v1_dot_control__pb2.RevokeProxyAuthTokenResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -492,6 +547,87 @@ class Control:
             '/berth.v1.Control/RevokeToken',
             berth_dot_v1_dot_control__pb2.RevokeTokenRequest.SerializeToString,
             berth_dot_v1_dot_control__pb2.RevokeTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateProxyAuthToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.v1.Control/CreateProxyAuthToken',
+            berth_dot_v1_dot_control__pb2.CreateProxyAuthTokenRequest.SerializeToString,
+            berth_dot_v1_dot_control__pb2.CreateProxyAuthTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListProxyAuthTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.v1.Control/ListProxyAuthTokens',
+            berth_dot_v1_dot_control__pb2.ListProxyAuthTokensRequest.SerializeToString,
+            berth_dot_v1_dot_control__pb2.ListProxyAuthTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeProxyAuthToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.v1.Control/RevokeProxyAuthToken',
+            berth_dot_v1_dot_control__pb2.RevokeProxyAuthTokenRequest.SerializeToString,
+            berth_dot_v1_dot_control__pb2.RevokeProxyAuthTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,
