@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from opentelemetry import context as otel_context
 
 from berth.v1 import bus_pb2
 from services.agent.bundles import BundleCache
-from services.agent.runtime import select
+from services.agent.runtime import Capabilities, select
 from services.agent.supervisor import Supervisor
 from services.common import bus, config, ids, logs, loop, subjects, tracing
 from services.common.readiness import write_ready_file
@@ -72,10 +73,7 @@ async def run(cfg: AgentConfig) -> None:
     store = await bus.object_store(js, subjects.OBJ_BUNDLES)
     home = cfg.home / "agent" / cfg.agent_id
     runtime = select(cfg.runtime, home=cfg.home, agent_id=cfg.agent_id)
-    isolation = getattr(runtime, "network_namespaces", None)
-    if isolation is not None:
-        answer = "yes" if isolation else "no (needs root or CAP_SYS_ADMIN)"
-        print(f"berth-agent web_server containers get their own network namespace: {answer}")
+    announce(runtime.capabilities)
     bundles = BundleCache(store, cfg.home / "agent" / "code")
     # The process runtime runs only interpreters of images the builder made under this same home.
     supervisor = Supervisor(nc, cfg.agent_id, runtime, bundles, home, images=cfg.home / "images")
@@ -132,7 +130,12 @@ async def run(cfg: AgentConfig) -> None:
     await nc.subscribe(subjects.agent_data_wildcard(cfg.agent_id), cb=on_data, pending_bytes_limit=256 << 20)
 
     async def heartbeat() -> None:
-        beat = bus_pb2.AgentHeartbeat(agent_id=cfg.agent_id, runtime=cfg.runtime, capacity=cfg.capacity)
+        beat = bus_pb2.AgentHeartbeat(
+            agent_id=cfg.agent_id,
+            runtime=cfg.runtime,
+            capacity=cfg.capacity,
+            isolation=runtime.capabilities.isolation.value,
+        )
         while True:
             del beat.containers[:]
             beat.containers.extend(supervisor.statuses())
@@ -142,7 +145,13 @@ async def run(cfg: AgentConfig) -> None:
     beats = asyncio.create_task(heartbeat())
     await nc.flush(timeout=5)
     write_ready_file(cfg.ready_file, cfg.agent_id)
-    logs.event(log, "agent ready", agent=cfg.agent_id, runtime=cfg.runtime)
+    logs.event(
+        log,
+        "agent ready",
+        agent=cfg.agent_id,
+        runtime=cfg.runtime,
+        isolation=runtime.capabilities.isolation.value,
+    )
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -151,12 +160,27 @@ async def run(cfg: AgentConfig) -> None:
     await stop.wait()
     beats.cancel()
     await supervisor.stop_all()
-    close_runtime = getattr(runtime, "close", None)
-    if close_runtime is not None:
-        await close_runtime()  # the process runtime's zygotes
+    await runtime.close()  # the process runtime's zygotes
     with contextlib.suppress(Exception):
         await nc.drain()
     tracing.shutdown()
+
+
+def announce(capabilities: Capabilities) -> None:
+    """Says how containers are isolated, on stdout (logs/agent.log under `berth up`): one line to
+    look for (`berth-agent isolation: <level>`), and a banner when there is no isolation at all."""
+    network = "yes" if capabilities.network_namespaces else "no (needs root or CAP_SYS_ADMIN)"
+    print(f"berth-agent web_server containers get their own network namespace: {network}")
+    print(f"berth-agent isolation: {capabilities.isolation.value}: {capabilities.describe()}", flush=True)
+    if not capabilities.isolated:
+        print(
+            "berth-agent WARNING: CONTAINERS ARE NOT ISOLATED. Deployed code runs as this user and can "
+            "read $BERTH_HOME (the secret key, the API token), other apps' secrets and the Docker "
+            "socket. Use this platform for your own code only (single-tenant development); run "
+            "the agent as root, or allow unprivileged user namespaces, to isolate containers.",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

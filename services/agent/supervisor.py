@@ -20,14 +20,12 @@ from services.agent.admission import Admission
 from services.agent.bridge import Bridge
 from services.agent.bundles import BundleCache
 from services.agent.logs import LogSink
-from services.agent.runtime import Container, LaunchSpec, Runtime
+from services.agent.runtime import Container, Runtime
+from services.agent.runtime.base import launch_spec
 from services.common import bus, ids, logs, subjects, tracing
 
 log = logging.getLogger("berth.agent")
 
-# Environment a container inherits from the agent; everything else is set explicitly, so user code
-# never sees the platform's own settings (bus address, tokens).
-_INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
 _STOP_GRACE = 10.0
 
 
@@ -53,7 +51,8 @@ class Supervisor:
         self._home = private_dir(home)
         self._admission = Admission(runtime=runtime.name, images=images)
         # Unix socket paths are limited to 108 bytes, so sockets live in a short temporary dir. It is
-        # private: whoever connects to a container's socket first is taken for its runner.
+        # private: whoever connects to a container's socket first is taken for its runner. An
+        # isolated container sees only its own socket there, owned by its uid (the runtime's doing).
         self._sockets = private_dir(Path(_short_tmp()) / f"berth-{agent_id}")
         self.running: dict[str, Running] = {}
         self._tracer = tracing.setup("agent")
@@ -103,7 +102,7 @@ class Supervisor:
         """Without network namespaces, two web_servers on one port would collide: name the holder."""
         if order.function.web.kind != spec_pb2.WEB_KIND_WEB_SERVER:
             return ""
-        if getattr(self._runtime, "network_namespaces", True):
+        if self._runtime.capabilities.network_namespaces:
             return ""
         for cid, other in self.running.items():
             web = other.order.function.web
@@ -141,37 +140,8 @@ class Supervisor:
             connected.set_result((reader, writer))
 
         server = await asyncio.start_unix_server(on_connect, path=str(socket_path))
-        image = order.image
-        workdir = Path(image.workdir) if image.workdir else code_dir
-        env = {k: os.environ[k] for k in _INHERITED if k in os.environ}
-        env.update(image.env)
-        env.update(order.env)
-        env.update(
-            {
-                "HOME": str(state_dir),
-                "PYTHONUNBUFFERED": "1",
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "BERTH_BOOT": str(boot_file),
-                "BERTH_SOCKET": str(socket_path),
-                "BERTH_CODE_DIR": str(code_dir),
-                "BERTH_CONTAINER_ID": cid,
-                "PATH": f"{Path(image.python).parent}:{env.get('PATH', '/usr/bin:/bin')}",
-            }
-        )
-        if image.python_path:
-            env["PYTHONPATH"] = ":".join(image.python_path)
-        for key, value in os.environ.items():
-            if key.startswith("OTEL_"):
-                env.setdefault(key, value)
-        spec = LaunchSpec(
-            container_id=cid,
-            python=image.python,
-            env=env,
-            cwd=workdir if workdir.is_dir() else code_dir,
-            state_dir=state_dir,
-            code_dir=code_dir,
-            isolate_network=order.function.web.kind == spec_pb2.WEB_KIND_WEB_SERVER,
-            image_tag=image.docker_tag,
+        spec = launch_spec(
+            order, code_dir=code_dir, state_dir=state_dir, boot_file=boot_file, socket_path=socket_path
         )
         entry.sink = LogSink(self._nc, app_key=order.pool.app, function=order.function.name, container_id=cid)
         container = await self._runtime.launch(spec)
@@ -180,7 +150,7 @@ class Supervisor:
         entry.tasks.append(asyncio.create_task(entry.sink.pump(container.stderr, "stderr")))
         exited: asyncio.Future[int] = asyncio.create_task(container.wait())
         timeout = order.function.scaling.startup_timeout or order.function.scaling.timeout or 300.0
-        if order.function.web.kind == 4:  # web_server: its own startup_timeout comes on top
+        if order.function.web.kind == spec_pb2.WEB_KIND_WEB_SERVER:  # its own startup_timeout on top
             timeout += order.function.web.startup_timeout
         try:
             loop = asyncio.get_running_loop()
@@ -216,14 +186,14 @@ class Supervisor:
     async def _exit_message(self, entry: Running, code: int, when: str) -> str:
         # Give the log pumps the container's last words before describing the failure.
         await asyncio.wait(entry.tasks, timeout=1.0)
-        return f"the container exited with code {code} {when}; see `berth app logs`"
+        return f"the container exited with code {code}{_reason(entry)} {when}; see `berth app logs`"
 
     async def _watch(self, entry: Running, exited: asyncio.Future[int]) -> None:
         code = await exited
         cid = entry.order.container_id
         if entry.stopping:
             return
-        message = f"the container exited with code {code} while handling requests"
+        message = f"the container exited with code {code}{_reason(entry)} while handling requests"
         logs.event(log, "container exited", logging.WARNING, container=cid, code=code)
         await entry.bridge.fail_all(502, message)
         if entry.sink is not None:
@@ -253,13 +223,10 @@ class Supervisor:
             entry.bridge.send_control(
                 bus_pb2.Frame(shutdown=bus_pb2.RunnerShutdown(grace_seconds=_STOP_GRACE))
             )
-            try:
-                code = await asyncio.wait_for(entry.container.wait(), _STOP_GRACE)
-            except TimeoutError:
-                code = await entry.container.terminate(grace=2.0)
-            kill = getattr(entry.container, "kill_group", None)
-            if kill is not None:
-                kill()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(entry.container.wait(), _STOP_GRACE)
+            # Ends it if it did not end in time, and whatever it left behind either way.
+            code = await entry.container.terminate(grace=2.0)
             if entry.sink is not None:
                 await asyncio.wait(entry.tasks, timeout=1.0)
                 await entry.sink.line(
@@ -276,9 +243,6 @@ class Supervisor:
         if entry.container is not None and not entry.stopping:
             entry.stopping = True
             await entry.container.terminate(grace=2.0)
-            kill = getattr(entry.container, "kill_group", None)
-            if kill is not None:
-                kill()
         for task in entry.tasks:
             if task is not asyncio.current_task():
                 task.cancel()
@@ -339,3 +303,9 @@ def write_private(path: Path, data: bytes) -> None:
 
 def _short_tmp() -> str:
     return "/tmp" if os.path.isdir("/tmp") else os.environ.get("TMPDIR", ".")
+
+
+def _reason(entry: Running) -> str:
+    """ " (why)" when the runtime knows why the container ended ("out of memory, limit 128 MiB")."""
+    reason = entry.container.exit_reason if entry.container is not None else ""
+    return f" ({reason})" if reason else ""

@@ -17,6 +17,7 @@ class AgentView:
     seen: float = field(default_factory=time.monotonic)
     containers: dict[str, bus_pb2.ContainerStatus] = field(default_factory=dict)
     placed: int = 0  # containers the scheduler started here that heartbeats may not show yet
+    isolation: str = ""  # as the agent reports it: "none" means its containers are not isolated
 
 
 class Agents:
@@ -30,7 +31,12 @@ class Agents:
         view.seen = time.monotonic()
         view.capacity = beat.capacity
         view.containers = {c.container_id: c for c in beat.containers}
+        view.isolation = beat.isolation
         return view
+
+    def unisolated(self) -> list[str]:
+        """Live agents that run containers without isolation, for `berth app list` to warn about."""
+        return sorted(a.agent_id for a in self.alive() if a.isolation == "none")
 
     def alive(self) -> list[AgentView]:
         now = time.monotonic()

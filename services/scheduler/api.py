@@ -183,7 +183,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
                     deployed_at_ms=record.deployed_at_ms,
                 )
             )
-        return control_pb2.ListAppsResponse(apps=apps)
+        return control_pb2.ListAppsResponse(apps=apps, unisolated_agents=self._assigner.agents.unisolated())
 
     async def StopApp(  # noqa: N802
         self, request: control_pb2.StopAppRequest, context: grpc.aio.ServicerContext

@@ -105,6 +105,11 @@ class Assigner:
                     if container.state is State.DRAINING:
                         self._spawn(self._stop(pool, container))
 
+
+    @property
+    def agents(self) -> Agents:
+        return self._agents
+
     def on_heartbeat(self, beat: bus_pb2.AgentHeartbeat) -> None:
         self._agents.heartbeat(beat)
         now = time.monotonic()

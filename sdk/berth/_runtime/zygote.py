@@ -10,9 +10,12 @@ berth._runtime.zygote_wire). It stays single-threaded: fork() copies only the ca
 thread started before fork would be missing, with whatever locks it held, in every container.
 
 A forked child becomes exactly what `python -m berth._runtime` would be: its own session, the
-container's stdin/stdout/stderr on 0/1/2, the container's environment (nothing of the zygote's),
-cwd and sys.path, the interpreter's start-up signal handlers, then the runner's `main()`. No user
-code ever runs in the zygote, so what a child inherits is library state only.
+container's stdin/stdout/stderr on 0/1/2, the container's isolation when the agent sent a plan
+(berth._runtime.isolation: namespaces, its own view of the files, its own uid; the forked child
+stays outside as the container's keeper and pid 1 of the new pid namespace goes on), the
+container's environment (nothing of the zygote's), cwd and sys.path, the interpreter's start-up
+signal handlers, then the runner's `main()`. No user code ever runs in the zygote, so what a
+child inherits is library state only.
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ from typing import Any
 
 from berth.v1 import bus_pb2
 
+from . import isolation, netns
 from . import main as runner
-from . import netns
 from .zygote_wire import ENVIRON_SPACE_VARIABLE, FDS_PER_FORK, Decoder, WireError, encode
 
 # Imported at start when the image has them; a container that needs one then skips the import.
@@ -172,6 +175,8 @@ class Zygote:
         return run_runner()
 
     def become_container(self, request: bus_pb2.ZygoteFork, fds: list[int]) -> None:
+        env = dict(request.env)
+        plan = isolation.take_plan(env)
         # A session of its own, so stopping the container can signal everything it started.
         os.setsid()
         signal.set_wakeup_fd(-1)
@@ -186,7 +191,9 @@ class Zygote:
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
-        env = dict(request.env)
+        if plan is not None:
+            # Returns in the container's pid 1; this process stays outside as its keeper.
+            isolation.enter(plan)
         os.environ.clear()
         _clearenv()  # whatever libc holds beyond os.environ, so nothing points at the exec-time block
         os.environ.update(env)

@@ -11,14 +11,21 @@ from berth.cli.client import Api, translate
 from berth.v1 import control_pb2
 
 
-def list_apps(api: Api) -> list[control_pb2.AppSummary]:
+def list_apps(api: Api) -> control_pb2.ListAppsResponse:
     try:
-        return list(api.control.ListApps(control_pb2.ListAppsRequest(), metadata=api.metadata).apps)
+        return api.control.ListApps(control_pb2.ListAppsRequest(), metadata=api.metadata)
     except grpc.RpcError as exc:
         raise translate(exc) from None
 
 
-def print_apps(apps: list[control_pb2.AppSummary]) -> None:
+def print_apps(listing: control_pb2.ListAppsResponse) -> None:
+    if listing.unisolated_agents:
+        print(
+            f"WARNING: containers on {', '.join(listing.unisolated_agents)} are NOT isolated "
+            "(single-tenant development only)",
+            file=sys.stderr,
+        )
+    apps = list(listing.apps)
     if not apps:
         print("no apps deployed")
         return

@@ -247,16 +247,18 @@ class ContainerStatus(_message.Message):
     def __init__(self, container_id: _Optional[str] = ..., pool: _Optional[_Union[PoolKey, _Mapping]] = ..., inflight: _Optional[int] = ..., idle_ms: _Optional[int] = ...) -> None: ...
 
 class AgentHeartbeat(_message.Message):
-    __slots__ = ("agent_id", "runtime", "containers", "capacity")
+    __slots__ = ("agent_id", "runtime", "containers", "capacity", "isolation")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     RUNTIME_FIELD_NUMBER: _ClassVar[int]
     CONTAINERS_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    ISOLATION_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     runtime: str
     containers: _containers.RepeatedCompositeFieldContainer[ContainerStatus]
     capacity: int
-    def __init__(self, agent_id: _Optional[str] = ..., runtime: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[ContainerStatus, _Mapping]]] = ..., capacity: _Optional[int] = ...) -> None: ...
+    isolation: str
+    def __init__(self, agent_id: _Optional[str] = ..., runtime: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[ContainerStatus, _Mapping]]] = ..., capacity: _Optional[int] = ..., isolation: _Optional[str] = ...) -> None: ...
 
 class ContainerExited(_message.Message):
     __slots__ = ("agent_id", "container_id", "exit_code", "message")

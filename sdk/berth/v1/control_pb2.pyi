@@ -243,10 +243,12 @@ class AppSummary(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[str] = ..., ephemeral: _Optional[bool] = ..., urls: _Optional[_Iterable[_Union[FunctionUrl, _Mapping]]] = ..., containers: _Optional[int] = ..., deployed_at_ms: _Optional[int] = ...) -> None: ...
 
 class ListAppsResponse(_message.Message):
-    __slots__ = ("apps",)
+    __slots__ = ("apps", "unisolated_agents")
     APPS_FIELD_NUMBER: _ClassVar[int]
+    UNISOLATED_AGENTS_FIELD_NUMBER: _ClassVar[int]
     apps: _containers.RepeatedCompositeFieldContainer[AppSummary]
-    def __init__(self, apps: _Optional[_Iterable[_Union[AppSummary, _Mapping]]] = ...) -> None: ...
+    unisolated_agents: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, apps: _Optional[_Iterable[_Union[AppSummary, _Mapping]]] = ..., unisolated_agents: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class StopAppRequest(_message.Message):
     __slots__ = ("name", "ephemeral")

@@ -1,19 +1,36 @@
 """Container runtimes: how a container is started and stopped. `select()` picks one by name."""
 
+from __future__ import annotations
+
 import os
 from pathlib import Path
 
-from services.agent.runtime.base import Container, LaunchSpec, Runtime
+from services.agent.runtime.base import (
+    Capabilities,
+    Container,
+    Isolation,
+    LaunchSpec,
+    ProcessGroupContainer,
+    Runtime,
+)
 
 
 def select(name: str, *, home: Path | None = None, agent_id: str = "") -> Runtime:
     if name == "process":
         from services.agent.runtime import netns
-        from services.agent.runtime.process import ProcessRuntime
+        from services.agent.runtime.process import ProcessRuntime, detect_isolation
 
         # BERTH_ZYGOTES=0 starts every container as a fresh interpreter (no pre-imported zygotes).
         zygotes = os.environ.get("BERTH_ZYGOTES", "1") != "0"
-        return ProcessRuntime(network_namespaces=netns.supported(), zygotes=zygotes)
+        # BERTH_ISOLATION=none runs containers without namespaces even where the host allows them.
+        isolation = detect_isolation(os.environ.get("BERTH_ISOLATION", "auto"))
+        return ProcessRuntime(
+            network_namespaces=netns.supported(),
+            zygotes=zygotes,
+            isolation=isolation,
+            home=home,
+            agent_id=agent_id,
+        )
     if name == "docker":
         from services.agent.runtime.docker import DockerRuntime
 
@@ -21,4 +38,12 @@ def select(name: str, *, home: Path | None = None, agent_id: str = "") -> Runtim
     raise SystemExit(f"unknown runtime {name!r}: this agent supports 'process' and 'docker'")
 
 
-__all__ = ["Container", "LaunchSpec", "Runtime", "select"]
+__all__ = [
+    "Capabilities",
+    "Container",
+    "Isolation",
+    "LaunchSpec",
+    "ProcessGroupContainer",
+    "Runtime",
+    "select",
+]

@@ -21,7 +21,6 @@ import contextlib
 import itertools
 import logging
 import os
-import signal
 import socket
 import time
 from collections.abc import Iterable, Mapping
@@ -285,43 +284,6 @@ def _watch_orphan(pid: int, exited: asyncio.Future[int]) -> None:
             exited.set_result(LOST_EXIT_CODE)
 
     loop.add_reader(pidfd, ended)
-
-
-class ZygoteContainer:
-    """A container forked by a zygote; stopped through its process group like a ProcessContainer."""
-
-    def __init__(
-        self,
-        container_id: str,
-        pid: int,
-        exited: asyncio.Future[int],
-        stdout: asyncio.StreamReader,
-        stderr: asyncio.StreamReader,
-    ) -> None:
-        self.container_id = container_id
-        self.pid = pid
-        self._exited = exited
-        self.stdout = stdout
-        self.stderr = stderr
-
-    async def wait(self) -> int:
-        return await asyncio.shield(self._exited)
-
-    async def terminate(self, grace: float) -> int:
-        self._signal(signal.SIGTERM)
-        try:
-            return await asyncio.wait_for(asyncio.shield(self._exited), grace)
-        except TimeoutError:
-            self._signal(signal.SIGKILL)
-            return await asyncio.shield(self._exited)
-
-    def kill_group(self) -> None:
-        """Kills whatever is left of the group, children that outlived the runner included."""
-        self._signal(signal.SIGKILL)
-
-    def _signal(self, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, sig)
 
 
 class Zygotes:

@@ -10,4 +10,5 @@ app = berth.App("short-lived", image=berth.Image.debian_slim().pip_install("fast
 @app.function(scaledown_window=2)
 @berth.fastapi_endpoint()
 def pid():
-    return os.getpid()
+    # Which container answered: its id (its pid is 1 in a pid namespace of its own).
+    return os.environ["BERTH_CONTAINER_ID"]

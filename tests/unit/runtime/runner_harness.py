@@ -11,7 +11,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from berth._runtime.frames import encode, read_frame
@@ -90,8 +90,11 @@ class FakeAgent:
         python_args: tuple[str, ...] = (),
         env: Mapping[str, str] | None = None,
         source: str | None = None,
+        prepare: Callable[[], Mapping[str, str]] | None = None,
     ) -> bus_pb2.Frame:
-        """Starts the runner on `app_file` and returns its first control frame (ready or failed)."""
+        """Starts the runner on `app_file` and returns its first control frame (ready or failed).
+        `prepare` runs once the socket and boot file exist, as the agent's runtime would, and
+        returns environment to add (an isolation plan)."""
         if source is not None:
             (self.code_dir / "app.py").write_text(source)
         else:
@@ -118,6 +121,8 @@ class FakeAgent:
             **(env or {}),
         }
         full_env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+        if prepare is not None:
+            full_env.update(prepare())
         if self.zygote is not None:
             stdout, stderr = await self._fork(full_env)
         else:

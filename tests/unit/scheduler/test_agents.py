@@ -54,3 +54,10 @@ def test_forget() -> None:
     agents.forget("a")
     agents.forget("unknown")
     assert agents.place({}) is None
+
+
+def test_agents_without_isolation_are_named_for_the_warning() -> None:
+    agents = Agents()
+    agents.heartbeat(bus_pb2.AgentHeartbeat(agent_id="a", capacity=4, isolation="uid+namespaces"))
+    agents.heartbeat(bus_pb2.AgentHeartbeat(agent_id="b", capacity=4, isolation="none"))
+    assert agents.unisolated() == ["b"]
