@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import baseline as plain
-from benchmarks import load
+from benchmarks import hostile, load
 from benchmarks import platform as berth_up
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +43,8 @@ GOAL_BURST_SECONDS = 3.0
 GOAL_IDLE_PERCENT = 1.0
 GOAL_BULK_MB_PER_S = 300.0
 GOAL_BULK_RSS_MIB = 64.0
+GOAL_HOSTILE_RSS_MIB = 64.0
+GOAL_HOSTILE_P50_RATIO = 2.0
 
 
 def log(message: str) -> None:
@@ -377,6 +379,12 @@ class Bench:
             results[name]["throughput_ratio"] = self.throughput_ratio(rps)
         if not a.skip_bulk:
             results["bulk"] = self.bulk()
+        if not a.skip_hostile:
+            log("hostile: huge and slow headers against square while timing hello")
+            results["hostile"] = hostile.measure(self.wrk, self.platform, hello, square, a.duration)
+            during = results["hostile"]["victim_during"]
+            if sum(during["errors"].values()):
+                self.error(f"hostile: hello answered errors during the attack: {during['errors']}")
         results["idle"] = self.idle(a.idle_seconds)
         return results
 
@@ -508,6 +516,32 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
                 verdict(ok),
             )
         )
+    attack = results.get("hostile")
+    if attack:
+        growth = attack["rss_growth_mib"]
+        worst = max(growth.values(), default=0.0)
+        stats = attack["stats"]
+        out.append(
+            (
+                "header attack: edge/agent RSS growth",
+                " / ".join(f"{growth.get(k, 0):.1f}" for k in ("services.edge", "services.agent")) + " MiB",
+                "-",
+                f"{stats['big_connections']} huge, {stats['slow_connections']} slow conns",
+                f"< {GOAL_HOSTILE_RSS_MIB:g} MiB",
+                verdict(worst < GOAL_HOSTILE_RSS_MIB),
+            )
+        )
+        ratio = attack["p50_ratio"]
+        out.append(
+            (
+                "header attack: hello warm p50 during, c1",
+                "no answer" if ratio is None else f"{attack['p50_during_ms']:.3f} ms",
+                "-",
+                f"{'x-' if ratio is None else f'x{ratio:.2f}'} of {attack['p50_quiet_ms']:.3f} quiet",
+                f"<= {GOAL_HOSTILE_P50_RATIO:g}x quiet",
+                verdict(ratio is not None and ratio <= GOAL_HOSTILE_P50_RATIO),
+            )
+        )
     idle = results.get("idle")
     if idle:
         warm = idle["with_warm_containers"]
@@ -592,6 +626,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-burst", action="store_true")
     parser.add_argument("--skip-cold", action="store_true")
     parser.add_argument("--skip-bulk", action="store_true", help="skip the 1 GiB upload and download")
+    parser.add_argument("--skip-hostile", action="store_true", help="skip the header attack on the edge")
     parser.add_argument("--cold-runs", type=int, default=None, help="cold starts to time (default 7)")
     parser.add_argument(
         "--out", type=Path, default=None, help="JSON file (default bench-results/bench-<ts>.json)"

@@ -91,6 +91,8 @@ def for_identity(identity: str) -> Permissions:
                 subjects.SCHED_DEMAND,
                 subjects.SCHED_RELEASED,
                 subjects.SCHED_EDGE_HELLO,
+                # The details of a request the platform failed, under its request id (`berth app logs`).
+                subjects.LOG_SUBJECTS,
                 *_read_bucket(_kv(subjects.KV_ROUTES)),
                 # Proxy-auth records (salted hashes only) for functions with requires_proxy_auth.
                 *_read_bucket(_kv(subjects.KV_PROXY_AUTH)),

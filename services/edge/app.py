@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
 from nats.aio.client import Client
 
-from berth.v1 import bus_pb2
+from berth.v1 import bus_pb2, control_pb2
 from services.common import bus, logs, subjects, tracing
 from services.common.pools import ParameterError, canonical_params, pool_id
+from services.edge import hosts
+from services.edge.failures import Failure, Failures, plain
 from services.edge.leases import Lease, PoolFailed, PoolSlots
-from services.edge.proxy import plain, relay_http
+from services.edge.proxy import relay_http
 from services.edge.proxy_auth import ProxyAuth
+from services.edge.ratelimit import RateLimiter, retry_after
 from services.edge.relay import Relay
-from services.edge.routing import RouteTable, host_label
+from services.edge.routing import RoutesUnavailable, RouteTable
 from services.edge.websocket import relay_websocket
 
 log = logging.getLogger("berth.edge")
@@ -23,6 +27,7 @@ DEMAND_TIMEOUT = 5.0
 # How long a request may wait for a container slot (cold starts and queueing at max_containers),
 # on top of nothing else: the function's own timeout starts once it runs.
 QUEUE_TIMEOUT = 300.0
+NO_ROUTES = "the platform cannot look up apps right now; try again shortly"
 
 
 class Edge:
@@ -34,12 +39,15 @@ class Edge:
         relay: Relay,
         *,
         proxy_auth: ProxyAuth | None = None,
+        rate_limit: RateLimiter | None = None,
     ) -> None:
         self._nc = nc
         self.edge_id = edge_id
         self._routes = routes
         self._relay = relay
         self._proxy_auth = proxy_auth
+        self._rate_limit = rate_limit
+        self._failures = Failures(nc, edge_id)
         self._pools: dict[str, PoolSlots] = {}
         self._tracer = tracing.setup("edge")
         self.ready = False
@@ -87,14 +95,30 @@ class Edge:
         if scope["type"] == "lifespan":
             return
         websocket = scope["type"] == "websocket"
-        host = _header(scope, b"host")
-        label = host_label(host)
-        if "--" not in label and not websocket:
-            await self._platform(scope, send)
+        try:
+            host = hosts.request_host(scope["headers"])
+        except hosts.BadHost as exc:
+            await self._refuse(send, websocket, 400, str(exc))
             return
-        route = self._routes.resolve(host) or await self._routes.fetch(host)
+        if not host.is_app:
+            await self._platform(scope, send, websocket)
+            return
+        if not host.possible:  # no deploy can make this label: nothing to look up
+            await self._refuse(send, websocket, 404, _no_app(host.text))
+            return
+        limiter = self._rate_limit
+        if limiter is not None:
+            wait = limiter.take(host.workspace)
+            if wait:
+                await _too_many(send, websocket, limiter, host.workspace, wait)
+                return
+        try:
+            route = self._routes.resolve(host.label) or await self._routes.fetch(host.label)
+        except RoutesUnavailable:
+            await self._refuse(send, websocket, 503, NO_ROUTES)
+            return
         if route is None:
-            await self._refuse(send, websocket, 404, _no_app(host))
+            await self._refuse(send, websocket, 404, _no_app(host.text))
             return
         if route.requires_proxy_auth:
             # Before any demand or lease: a refused request never boots a container.
@@ -116,22 +140,30 @@ class Edge:
                 app=route.app, function=route.function, version=route.version, params=params
             )
             try:
-                slots, lease = await self._acquire(host, key)
+                slots, lease = await self._acquire(host.text, key)
             except PoolFailed as exc:
-                await self._refuse(send, websocket, exc.status, str(exc))
+                await self._failures.answer(send, route, Failure(exc.status, str(exc)), websocket=websocket)
                 return
             except TimeoutError:
-                await self._refuse(
-                    send, websocket, 503, f"no container became free within {QUEUE_TIMEOUT:.0f}s"
-                )
+                failure = Failure(503, f"no container became free within {QUEUE_TIMEOUT:.0f}s")
+                await self._failures.answer(send, route, failure, websocket=websocket)
+                return
+            except RoutesUnavailable:
+                await self._refuse(send, websocket, 503, NO_ROUTES)
                 return
             try:
                 if websocket:
-                    await relay_websocket(scope, receive, send, self._relay, lease)
-                else:
-                    await relay_http(scope, receive, send, self._relay, lease, route.timeout or 300.0)
+                    describe = functools.partial(self._describe, route)
+                    await relay_websocket(scope, receive, send, self._relay, lease, describe=describe)
+                    return
+                failed = await relay_http(scope, receive, send, self._relay, lease, route.timeout or 300.0)
             finally:
                 slots.release(lease)
+            if failed is not None:
+                await self._failures.answer(send, route, failed)
+
+    async def _describe(self, route: control_pb2.Route, failure: Failure) -> str:
+        return (await self._failures.public(route, failure))[0]
 
     @staticmethod
     async def _refuse(send: Any, websocket: bool, status: int, text: str) -> None:
@@ -148,7 +180,7 @@ class Edge:
             # edge's copy of the route lagged a redeploy: re-read it and try the new version once.
             if exc.status != 404:
                 raise
-            fresh = await self._routes.fetch(host)
+            fresh = await self._routes.fetch(hosts.parse(host).label)
             if fresh is None:
                 raise PoolFailed(404, _no_app(host)) from None
             if fresh.version == key.version:
@@ -157,7 +189,10 @@ class Edge:
         slots = self._slots(key)
         return slots, await slots.acquire(QUEUE_TIMEOUT)
 
-    async def _platform(self, scope: dict[str, Any], send: Any) -> None:
+    async def _platform(self, scope: dict[str, Any], send: Any, websocket: bool) -> None:
+        if websocket:
+            await self._refuse(send, websocket, 404, "the Berth edge takes WebSockets only for apps")
+            return
         if scope.get("path") == "/healthz":
             if self.ready:
                 await plain(send, 200, "ok")
@@ -167,15 +202,18 @@ class Edge:
         await plain(send, 404, "this is the Berth edge; apps live at {workspace}--{app}-{function}.{domain}")
 
 
+async def _too_many(send: Any, websocket: bool, limiter: RateLimiter, workspace: str, wait: float) -> None:
+    seconds = retry_after(wait)
+    text = (
+        f"rate limit exceeded: workspace {workspace} may make {limiter.rate:g} requests per second "
+        f"(bursts up to {limiter.capacity:g}); retry in {seconds} s"
+    )
+    kind = "websocket.http.response" if websocket else "http.response"
+    await plain(send, 429, text, kind=kind, headers=[(b"retry-after", seconds.encode())])
+
+
 def _no_app(host: str) -> str:
     return f"no app is deployed at {host or 'this host'}"
-
-
-def _header(scope: dict[str, Any], name: bytes) -> str:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return ""
 
 
 __all__ = ["Edge", "logs"]

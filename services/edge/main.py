@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import socket
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
@@ -17,7 +17,9 @@ from nats.aio.msg import Msg
 from berth.v1 import bus_pb2
 from services.common import bus, config, loop, service, subjects
 from services.edge.app import Edge
+from services.edge.limits import EdgeLimits, fit_to_descriptors, protocols
 from services.edge.proxy_auth import ProxyAuth
+from services.edge.ratelimit import RateLimiter
 from services.edge.relay import Relay
 from services.edge.routing import RouteTable
 
@@ -33,6 +35,18 @@ class EdgeConfig:
     port: int
     edge_id: str
     ready_file: str
+    rate_limit: float = 0.0  # requests per second per workspace; 0: no limit
+    limits: EdgeLimits = field(default_factory=EdgeLimits)
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text or 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of requests per second") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("a rate limit cannot be negative")
+    return value
 
 
 def parse_config(argv: list[str] | None = None) -> EdgeConfig:
@@ -42,7 +56,44 @@ def parse_config(argv: list[str] | None = None) -> EdgeConfig:
     parser.add_argument("--port", type=int, default=config.env_int("BERTH_EDGE_PORT", 8000))
     parser.add_argument("--edge-id", default=config.env_str("BERTH_EDGE_ID", ""))
     parser.add_argument("--ready-file", default=config.env_str("BERTH_EDGE_READY_FILE", ""))
+    defaults = EdgeLimits()
+    parser.add_argument(
+        "--rate-limit",
+        type=_rate,
+        default=config.env_str("BERTH_RATE_LIMIT", "0"),
+        help="requests per second per workspace, bursts of 5 s worth; 0: off (env BERTH_RATE_LIMIT)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=config.env_str("BERTH_EDGE_HEADER_TIMEOUT", str(defaults.header_timeout)),
+        help="seconds a request head may take to arrive (env BERTH_EDGE_HEADER_TIMEOUT)",
+    )
+    parser.add_argument(
+        "--keep-alive-timeout",
+        type=int,
+        default=config.env_int("BERTH_EDGE_KEEP_ALIVE_TIMEOUT", defaults.keep_alive_timeout),
+        help="seconds an idle keep-alive connection stays open (env BERTH_EDGE_KEEP_ALIVE_TIMEOUT)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=config.env_int("BERTH_EDGE_MAX_CONNECTIONS", defaults.max_connections),
+        help="open connections this edge accepts (env BERTH_EDGE_MAX_CONNECTIONS)",
+    )
+    parser.add_argument(
+        "--max-connections-per-ip",
+        type=int,
+        default=config.env_int("BERTH_EDGE_MAX_CONNECTIONS_PER_IP", defaults.max_connections_per_ip),
+        help="open connections per client address; 0: no cap (env BERTH_EDGE_MAX_CONNECTIONS_PER_IP)",
+    )
     args = parser.parse_args(argv)
+    limits = EdgeLimits(
+        header_timeout=args.header_timeout,
+        keep_alive_timeout=args.keep_alive_timeout,
+        max_connections=args.max_connections,
+        max_connections_per_ip=args.max_connections_per_ip,
+    )
     return EdgeConfig(
         nats_url=args.nats_url,
         nats_seed_file=args.nats_seed_file,
@@ -51,6 +102,8 @@ def parse_config(argv: list[str] | None = None) -> EdgeConfig:
         port=args.port,
         edge_id=args.edge_id or f"edge-{uuid.uuid4().hex[:8]}",
         ready_file=args.ready_file,
+        rate_limit=args.rate_limit,
+        limits=limits,
     )
 
 
@@ -85,7 +138,8 @@ async def serve(cfg: EdgeConfig, svc: service.Service) -> None:
     await asyncio.wait_for(proxy_auth.synced.wait(), STARTUP_TIMEOUT)
     relay = Relay(nc, cfg.edge_id)
     await relay.start()
-    edge = Edge(nc, cfg.edge_id, routes, relay, proxy_auth=proxy_auth)
+    rate_limit = RateLimiter(cfg.rate_limit) if cfg.rate_limit > 0 else None
+    edge = Edge(nc, cfg.edge_id, routes, relay, proxy_auth=proxy_auth, rate_limit=rate_limit)
 
     async def on_control(msg: Msg) -> None:
         await edge.on_control(msg.data)
@@ -98,15 +152,21 @@ async def serve(cfg: EdgeConfig, svc: service.Service) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((cfg.host, cfg.port))
     port = sock.getsockname()[1]
+    # httptools (C) with the edge's limits added (services/edge/limits.py): h11 bounds header size
+    # on its own but costs a warm request ~2x the parsing time, and lacks the rest all the same.
+    limits = fit_to_descriptors(cfg.limits)
+    http_protocol, ws_protocol = protocols(limits)
     server = uvicorn.Server(
         uvicorn.Config(
             edge,
+            http=http_protocol,
+            ws=ws_protocol,
             lifespan="off",
             log_level="warning",
             access_log=False,
             server_header=False,
             proxy_headers=False,
-            timeout_keep_alive=30,
+            timeout_keep_alive=limits.keep_alive_timeout,
             # The guide: messages up to 2 MiB, and no permessage-deflate (RFC 7692).
             ws_max_size=2 * 1024 * 1024 + 1024,
             ws_per_message_deflate=False,

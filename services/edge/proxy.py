@@ -14,6 +14,7 @@ from typing import Any
 from berth._runtime.flow import Acknowledger
 from berth.v1 import bus_pb2
 from services.common import tracing
+from services.edge.failures import Failure
 from services.edge.leases import Lease
 from services.edge.relay import Relay, Stream
 
@@ -22,23 +23,6 @@ Receive = Any
 Send = Any
 
 CHUNK = 256 * 1024
-
-
-async def plain(send: Send, status: int, text: str, *, kind: str = "http.response") -> None:
-    """A short text/plain answer. `kind="websocket.http.response"` sends it as the denial response
-    of a WebSocket handshake."""
-    body = (text.rstrip("\n") + "\n").encode()
-    await send(
-        {
-            "type": f"{kind}.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": f"{kind}.body", "body": body})
 
 
 def request_head(scope: Scope, body: bytes, end: bool) -> bus_pb2.RequestHead:
@@ -63,13 +47,15 @@ def request_head(scope: Scope, body: bytes, end: bool) -> bus_pb2.RequestHead:
 
 async def relay_http(
     scope: Scope, receive: Receive, send: Send, relay: Relay, lease: Lease, timeout: float
-) -> None:
+) -> Failure | None:
+    """Relays one request; returns the failure to answer with if the container's answer was an
+    error rather than a response (nothing has been sent to the client then)."""
     stream = relay.open()
     pump: asyncio.Task[None] | None = None
     try:
         first = await receive()
         if first["type"] == "http.disconnect":
-            return
+            return None
         body = first.get("body", b"")
         more = first.get("more_body", False)
         head, rest = body[:CHUNK], body[CHUNK:]
@@ -79,7 +65,7 @@ async def relay_http(
         )
         stream.window.spend(len(head))
         pump = asyncio.create_task(_pump_body(receive, stream, lease.data_subject, rest, more, timeout))
-        await _answer(send, stream, timeout, lease.data_subject)
+        return await _answer(send, stream, timeout, lease.data_subject)
     finally:
         if pump is not None:
             pump.cancel()
@@ -123,21 +109,18 @@ async def _send_body(stream: Stream, subject: str, data: bytes, more: bool, time
         await stream.send(subject, bus_pb2.Frame(body=bus_pb2.Chunk(data=piece, end=end)))
 
 
-async def _answer(send: Send, stream: Stream, timeout: float, subject: str) -> None:
+async def _answer(send: Send, stream: Stream, timeout: float, subject: str) -> Failure | None:
     try:
         frame = await stream.next(timeout)
     except TimeoutError:
         with contextlib.suppress(Exception):
             await stream.send(subject, bus_pb2.Frame(cancel=bus_pb2.Cancel()))
-        await plain(send, 504, f"the function did not answer within {timeout:.0f}s (its timeout)")
-        return
+        return Failure(504, f"the function did not answer within {timeout:.0f}s (its timeout)")
     kind = frame.WhichOneof("kind")
     if kind == "error":
-        await plain(send, frame.error.status or 502, frame.error.message)
-        return
+        return Failure(frame.error.status or 502, frame.error.message)
     if kind != "response":
-        await plain(send, 502, f"the container answered with an unexpected {kind} frame")
-        return
+        return Failure(502, f"the container answered with an unexpected {kind} frame")
     head = frame.response
     await send(
         {
@@ -148,7 +131,7 @@ async def _answer(send: Send, stream: Stream, timeout: float, subject: str) -> N
     )
     if head.end:
         await send({"type": "http.response.body", "body": head.body})
-        return
+        return None
     ack = Acknowledger()
     if head.body:
         await send({"type": "http.response.body", "body": head.body, "more_body": True})
@@ -165,7 +148,7 @@ async def _answer(send: Send, stream: Stream, timeout: float, subject: str) -> N
             chunk = frame.response_body
             await send({"type": "http.response.body", "body": chunk.data, "more_body": not chunk.end})
             if chunk.end:
-                return
+                return None
             # uvicorn's send() returns once the client's connection can take more: acknowledge.
             await _acknowledge(stream, subject, ack, len(chunk.data), end=False)
         elif kind == "error":

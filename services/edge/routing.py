@@ -1,4 +1,8 @@
-"""Host name -> function, from the routes the scheduler writes to JetStream KV."""
+"""Host label -> function, from the routes the scheduler writes to JetStream KV.
+
+Labels arrive checked (services/edge/hosts.py): only a label some deploy could have produced is
+ever looked up, so a KV read is never asked for a key JetStream would refuse.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,22 @@ import asyncio
 import contextlib
 import logging
 
+from google.protobuf.message import DecodeError
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from berth.v1 import control_pb2
 
 log = logging.getLogger("berth.edge")
+
+FETCH_TIMEOUT = 2.0
+# Reads of labels the local copy does not know, at once. Clients choose the labels they send, so a
+# flood of made-up ones is answered 503 past this many rather than becoming as many KV reads.
+MAX_FETCHES = 64
+
+
+class RoutesUnavailable(Exception):
+    """The routes bucket could not be read (JetStream down or slow): a 503, never a guess."""
 
 
 class RouteTable:
@@ -22,6 +36,7 @@ class RouteTable:
         self._routes: dict[str, control_pb2.Route] = {}
         self.synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._fetching: dict[str, asyncio.Future[control_pb2.Route | None]] = {}
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._watch())
@@ -34,8 +49,11 @@ class RouteTable:
                 continue
             if entry.operation in ("DEL", "PURGE") or not entry.value:
                 self._routes.pop(entry.key, None)
-            else:
+                continue
+            try:
                 self._routes[entry.key] = control_pb2.Route.FromString(entry.value)
+            except DecodeError:
+                log.warning("unreadable route record for %s", entry.key)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -43,29 +61,45 @@ class RouteTable:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def resolve(self, host: str) -> control_pb2.Route | None:
-        return self._routes.get(host_label(host))
+    def resolve(self, label: str) -> control_pb2.Route | None:
+        return self._routes.get(label)
 
-    async def fetch(self, host: str) -> control_pb2.Route | None:
+    async def fetch(self, label: str) -> control_pb2.Route | None:
         """Reads the route from the bucket itself. Used when the local copy misses or looks stale:
         a deploy returns as soon as it has written its routes, and the watch may lag by a moment,
-        so a 404 or a retired version is only believed after this check."""
-        label = host_label(host)
+        so a 404 or a retired version is only believed after this check. Requests for one label
+        share one read; RoutesUnavailable when the bucket cannot be read or too many reads wait."""
+        reading = self._fetching.get(label)
+        if reading is None:
+            if len(self._fetching) >= MAX_FETCHES:
+                raise RoutesUnavailable("too many route lookups at once")
+            # A task of its own: a client going away must not cancel the read others wait on.
+            reading = self._fetching[label] = asyncio.ensure_future(self._read(label))
+            reading.add_done_callback(lambda done: self._read_done(label, done))
+        return await asyncio.shield(reading)
+
+    def _read_done(self, label: str, done: asyncio.Future[control_pb2.Route | None]) -> None:
+        self._fetching.pop(label, None)
+        if not done.cancelled():
+            done.exception()  # retrieved, even when every waiter went away
+
+    async def _read(self, label: str) -> control_pb2.Route | None:
         try:
-            entry = await self._kv.get(label)
+            entry = await asyncio.wait_for(self._kv.get(label), FETCH_TIMEOUT)
         except KeyNotFoundError:
             self._routes.pop(label, None)
             return None
+        except Exception as exc:  # noqa: BLE001 - timeouts, no responders, a lost connection
+            log.warning("routes bucket unreadable: %s: %s", type(exc).__name__, exc)
+            raise RoutesUnavailable(f"the routes bucket could not be read: {type(exc).__name__}") from None
         if not entry.value:
             return None
-        route = control_pb2.Route.FromString(entry.value)
+        try:
+            route = control_pb2.Route.FromString(entry.value)
+        except DecodeError:
+            log.warning("unreadable route record for %s", label)
+            raise RoutesUnavailable(f"the route record of {label} is unreadable") from None
         current = self._routes.get(label)
         if current is None or current.version <= route.version:
             self._routes[label] = route
         return route
-
-
-def host_label(host: str) -> str:
-    """The first DNS label of a Host header, lowercased, port stripped."""
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    return name.split(".", 1)[0].lower()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from berth.v1 import bus_pb2
+from services.edge.failures import Failure
 from services.edge.leases import Lease
 from services.edge.proxy import request_head
 from services.edge.relay import Relay, Stream
@@ -16,7 +18,13 @@ MAX_MESSAGE = 2 * 1024 * 1024
 ACCEPT_TIMEOUT = 60.0
 
 
-async def relay_websocket(scope: dict[str, Any], receive: Any, send: Any, relay: Relay, lease: Lease) -> None:
+# What the client may read of a failure (services/edge/failures.py): a close reason is public.
+Describe = Callable[[Failure], Awaitable[str]]
+
+
+async def relay_websocket(
+    scope: dict[str, Any], receive: Any, send: Any, relay: Relay, lease: Lease, *, describe: Describe
+) -> None:
     stream = relay.open()
     subject = lease.data_subject
     pump: asyncio.Task[None] | None = None
@@ -45,7 +53,7 @@ async def relay_websocket(scope: dict[str, Any], receive: Any, send: Any, relay:
             }
         )
         pump = asyncio.create_task(_client_to_container(receive, stream, subject))
-        await _container_to_client(send, stream)
+        await _container_to_client(send, stream, describe)
     finally:
         if pump is not None:
             pump.cancel()
@@ -70,7 +78,7 @@ async def _client_to_container(receive: Any, stream: Stream, subject: str) -> No
         await stream.send(subject, bus_pb2.Frame(ws_message=payload))
 
 
-async def _container_to_client(send: Any, stream: Stream) -> None:
+async def _container_to_client(send: Any, stream: Stream, describe: Describe) -> None:
     while True:
         # An open WebSocket may be quiet for hours; the stream ends on close from either side.
         frame = await stream.frames.get()
@@ -92,8 +100,11 @@ async def _container_to_client(send: Any, stream: Stream) -> None:
                 )
             return
         elif kind == "error":
+            reason = await describe(Failure(frame.error.status or 502, frame.error.message))
+            # A close reason is at most 123 bytes (RFC 6455 5.5.1).
+            reason = reason.encode()[:120].decode(errors="ignore")
             with contextlib.suppress(Exception):
-                await send({"type": "websocket.close", "code": 1011, "reason": frame.error.message[:120]})
+                await send({"type": "websocket.close", "code": 1011, "reason": reason})
             return
 
 

@@ -138,5 +138,10 @@ def test_fastapi_endpoint_without_fastapi_in_the_image_says_so(platform: Platfor
     url = platform.deploy(APPS / "no_fastapi.py")["f"]
     response = platform.request("GET", url)
     assert response.status_code == 502
-    assert "fastapi_endpoint needs FastAPI in the function's image" in response.text, response.text
-    assert 'pip_install("fastapi[standard]")' in response.text
+    # A deployed app's 5xx is one line and a request id; the detail is in its logs under that id.
+    rid = response.headers["x-berth-request-id"]
+    assert response.text == f"the container failed to start (request id {rid})\n", response.text
+    logs = platform.logs("no-fastapi")
+    detail = next(line for line in logs.splitlines() if f"request {rid}:" in line)
+    assert "fastapi_endpoint needs FastAPI in the function's image" in detail, logs[-2000:]
+    assert 'pip_install("fastapi[standard]")' in detail

@@ -61,8 +61,11 @@ def test_server_that_never_listens_fails_clearly(platform: Platform) -> None:
     url = platform.deploy(APPS / "never_listens.py")["server"]
     response = platform.request("GET", url)
     assert response.status_code == 502
-    assert "did not start listening on port 8000" in response.text and "0.0.0.0" in response.text
-    assert "did not start listening on port 8000" in platform.logs("never-listens")
+    rid = response.headers["x-berth-request-id"]
+    assert response.text.startswith("the container failed to start (request id"), response.text
+    logs = platform.logs("never-listens")
+    detail = next(line for line in logs.splitlines() if f"request {rid}:" in line)
+    assert "did not start listening on port 8000" in detail and "0.0.0.0" in detail
     healthy = platform.request("GET", f"http://localhost:{platform.port}/", "/healthz")
     assert healthy.status_code == 200
 
