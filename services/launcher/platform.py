@@ -80,15 +80,19 @@ class Service:
 class Platform:
     """The running services of one `berth up`."""
 
-    def __init__(self, home: Path, port: int, *, echo: Callable[[str], None]) -> None:
+    def __init__(
+        self, home: Path, port: int, *, echo: Callable[[str], None], rate_limit: float | None = None
+    ) -> None:
         self.home = home
         self.port = port
+        self.rate_limit = rate_limit  # requests/s per workspace at the edge; None: BERTH_RATE_LIMIT or off
         self.echo = echo
         self.services: list[Service] = []
         self.run_dir = home / "run"
         self.logs = home / "logs"
         self.edge_url = ""
         self.api = ""
+        self.isolation = ""
 
     def _ready_file(self, name: str) -> Path:
         return self.run_dir / f"{name}.ready"
@@ -161,9 +165,11 @@ class Platform:
             env(credentials.agent_identity(agent_id)),
         )
         self._wait_ready(agent, self._ready_file("agent"))
+        self.isolation = _isolation(agent.log_path)
         edge = self._spawn(
             "edge",
-            [py, "-m", "services.edge", "--port", str(port), "--ready-file", str(self._ready_file("edge"))],
+            [py, "-m", "services.edge", "--port", str(port), "--ready-file", str(self._ready_file("edge"))]
+            + ([] if self.rate_limit is None else ["--rate-limit", f"{self.rate_limit:g}"]),
             env(credentials.EDGE),
         )
         self._wait_ready(edge, self._ready_file("edge"))
@@ -215,6 +221,14 @@ class Platform:
             stale.unlink()
 
 
+def _isolation(agent_log: Path) -> str:
+    """The isolation level the agent announced at start (`berth-agent isolation: <level>: ...`)."""
+    for line in agent_log.read_text(errors="replace").splitlines():
+        if line.startswith("berth-agent isolation: "):
+            return line.removeprefix("berth-agent isolation: ")
+    return ""
+
+
 def _agent_id(home: Path) -> str:
     """This home's agent id: kept across starts (its NATS identity is named after it)."""
     known = credentials.agent_ids(home)
@@ -254,14 +268,14 @@ def _wait_healthy(url: str, edge: Service, timeout: float = READY_TIMEOUT) -> No
     raise Error(f"the edge did not report healthy within {timeout:.0f}s ({last})")
 
 
-def run_up(home: Path, port: int) -> int:
+def run_up(home: Path, port: int, *, rate_limit: float | None = None) -> int:
     pid_file = home / "run" / "up.pid"
     if pid_file.exists():
         with contextlib.suppress(ValueError, OSError):
             pid = int(pid_file.read_text())
             os.kill(pid, 0)
             raise Error(f"berth up is already running for {home} (pid {pid}); stop it first or use --home")
-    platform = Platform(home, port, echo=print)
+    platform = Platform(home, port, echo=print, rate_limit=rate_limit)
     stopping = False
 
     def on_signal(signum: int, frame: object) -> None:
@@ -277,7 +291,16 @@ def run_up(home: Path, port: int) -> int:
         print(f"Berth is up.\n  edge:   {platform.edge_url}")
         print(f"  apps:   http://<workspace>--<app>-<function>.localhost:{edge_port}/")
         print(f"  api:    {platform.api}  (token in {home / 'config.toml'})")
-        print(f"  home:   {home}\n  logs:   {platform.logs}\nPress Ctrl-C to stop.", flush=True)
+        print(f"  home:   {home}\n  logs:   {platform.logs}")
+        print(f"  containers isolated: {platform.isolation or 'unknown (see logs/agent.log)'}")
+        if platform.isolation.startswith("none"):
+            print(
+                "WARNING: containers are NOT isolated: deployed code can read this home's keys and "
+                "other apps' secrets. Single-tenant development only (run as root, or allow "
+                "unprivileged user namespaces, to isolate them).",
+                file=sys.stderr,
+            )
+        print("Press Ctrl-C to stop.", flush=True)
         while not stopping:
             dead = platform.first_dead()
             if dead is not None:

@@ -21,6 +21,14 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--home", type=Path, default=None, help="state directory (env BERTH_HOME, default ~/.berth)"
     )
+    up.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        metavar="N",
+        help="requests/s per workspace at the edge, bursts of 5 s worth; beyond: 429 "
+        "(env BERTH_RATE_LIMIT; default off)",
+    )
 
     deploy = commands.add_parser("deploy", help="deploy an app file and print its URLs")
     deploy.add_argument("file", type=Path)
@@ -91,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "up":
         from services.launcher.platform import run_up
 
-        return run_up((args.home or home()).expanduser().resolve(), args.port)
+        return run_up((args.home or home()).expanduser().resolve(), args.port, rate_limit=args.rate_limit)
     from berth.cli.client import Api
 
     if args.command == "deploy":

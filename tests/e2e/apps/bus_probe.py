@@ -30,7 +30,7 @@ def _listening_ports() -> set[int]:
 
 
 def _try_nats(port: int) -> str:
-    """"closed", "not-nats", "refused" (NATS said no) or "accepted" (subscribed to `>`)."""
+    """ "closed", "not-nats", "refused" (NATS said no) or "accepted" (subscribed to `>`)."""
     try:
         sock = socket.create_connection(("127.0.0.1", port), timeout=2)
     except OSError:
