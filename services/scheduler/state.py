@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from nats.js.errors import KeyNotFoundError
+import asyncio
+
+from nats.js.errors import KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
 
 from berth.v1 import control_pb2, spec_pb2
+
+LOAD_TIMEOUT = 30.0
 
 
 class AppStore:
@@ -17,10 +21,7 @@ class AppStore:
 
     async def load(self) -> None:
         """Rebuilds the in-memory view after a restart."""
-        try:
-            keys = await self._apps.keys()
-        except Exception:  # noqa: BLE001 - nats-py raises NoKeysError on an empty bucket
-            keys = []
+        keys = await _keys(self._apps)
         for key in keys:
             try:
                 entry = await self._apps.get(key)
@@ -81,3 +82,19 @@ class AppStore:
 def record_hosts(record: control_pb2.AppRecord) -> list[str]:
     # The URL's first DNS label is the route key.
     return [u.url.split("://", 1)[1].split(".", 1)[0] for u in record.urls]
+
+
+async def _keys(kv: KeyValue, *, timeout: float = LOAD_TIMEOUT) -> list[str]:
+    """Every key of the bucket. Only "no keys" means an empty bucket: any other failure (a JetStream
+    still restoring its streams after a restart answers with timeouts) is retried until `timeout`,
+    then raised. Taking a failure for "no apps" made a restarted scheduler forget every app."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return list(await kv.keys())
+        except NoKeysError:
+            return []
+        except Exception:  # noqa: BLE001 - timeouts, no responders while JetStream recovers
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.2)

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.skipif(
 )
 UID = (1 << 30) + 4242
 APP = APPS / "isolated_app.py"
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,9 @@ def planner(agent: FakeAgent, home: Path, isolation: Isolation = Isolation.NAMES
         spec = LaunchSpec(
             container_id="c0123456789ab",
             python=sys.executable,
-            env={},
+            # The harness runs the runner from this checkout (an editable install), not from an
+            # image's runtime layer: keep it in sight wherever the checkout lives (even under /tmp).
+            env={"PYTHONPATH": os.pathsep.join([str(REPO / "sdk"), str(REPO)])},
             cwd=agent.code_dir,
             state_dir=agent.dir,
             code_dir=agent.code_dir,
@@ -89,6 +92,10 @@ def planner(agent: FakeAgent, home: Path, isolation: Isolation = Isolation.NAMES
         return {PLAN_VARIABLE: plan.encode(), "HOME": str(agent.dir)}
 
     return prepare
+
+
+def _under_tmp(*paths: str) -> set[str]:
+    return {Path(p).parts[2] for p in paths if p.startswith("/tmp/")}
 
 
 async def look(agent: FakeAgent, query: str) -> dict:
@@ -103,8 +110,10 @@ async def test_the_container_sees_only_what_the_plan_allows(agent: FakeAgent, ho
     seen = await look(agent, f"secret={home}/secret.key&hidden={home}")
     assert (seen["uid"], seen["gid"], seen["groups"]) == (UID, UID, [])
     assert seen["pid"] == 1 and seen["pids"] == [1]
-    # /tmp is its own: only the way to its state dir (where its socket is) shows.
-    assert seen["tmp"] == [agent.dir.name]
+    # /tmp is its own: only the way to its state dir (where its socket is) shows, and to this
+    # checkout and its venv when they live under /tmp (bound back read-only for the harness).
+    assert set(seen["tmp"]) <= {agent.dir.name, *_under_tmp(sys.prefix, str(REPO))}, seen["tmp"]
+    assert agent.dir.name in seen["tmp"]
     assert seen["hidden"] in (None, []) and seen["secret"] == "No such file or directory"
     assert seen["code_write"] == "Read-only file system"
     assert seen["venv_write"] == "Read-only file system"
