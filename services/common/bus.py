@@ -6,20 +6,22 @@ All payloads are protobuf messages; trace context travels in NATS headers.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from typing import TypeVar
 
 import nats
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NoKeysError, NotFoundError
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
 from services.common import tracing
 
 M = TypeVar("M", bound=Message)
+log = logging.getLogger("berth.bus")
 
 
 async def connect(url: str, name: str, *, seed_file: str = "", connect_timeout: float = 10.0) -> Client:
@@ -93,3 +95,33 @@ async def object_store(js: JetStreamContext, bucket: str) -> ObjectStore:
         return await js.object_store(bucket)
     except (BucketNotFoundError, NotFoundError):
         return await js.create_object_store(bucket=bucket)
+
+
+async def get_record(kv: KeyValue, key: str, message_type: type[M]) -> M | None:
+    """The protobuf record under `key`, or None when there is none or it is unreadable (not written
+    by the platform: it is logged, with the key shortened, and never trusted)."""
+    try:
+        entry = await kv.get(key)
+    except KeyNotFoundError:
+        return None
+    if not entry.value:
+        return None
+    try:
+        return message_type.FromString(entry.value)
+    except DecodeError:
+        log.warning("unreadable %s record %s…", message_type.__name__, key[:8])
+        return None
+
+
+async def records(kv: KeyValue, message_type: type[M]) -> list[tuple[str, M]]:
+    """Every readable record of the bucket, with its key; [] for an empty bucket."""
+    try:
+        keys = await kv.keys()
+    except NoKeysError:
+        return []
+    found = []
+    for key in keys:
+        record = await get_record(kv, key, message_type)
+        if record is not None:
+            found.append((key, record))
+    return found

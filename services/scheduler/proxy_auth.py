@@ -9,21 +9,17 @@ reaches them within moments (services/edge/proxy_auth.py).
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections.abc import Callable
 
-from google.protobuf.message import DecodeError
-from nats.js.errors import KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
 
 from berth.v1 import control_pb2
-from services.common import proxy_tokens
+from services.common import bus, proxy_tokens
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$")
 
-log = logging.getLogger(__name__)
 
 
 class ProxyAuthError(ValueError):
@@ -68,24 +64,8 @@ class ProxyAuthStore:
         await self._kv.delete(key)
 
     async def _get(self, key: str) -> control_pb2.ProxyAuthTokenRecord | None:
-        try:
-            entry = await self._kv.get(key)
-        except KeyNotFoundError:
-            return None
-        try:
-            return control_pb2.ProxyAuthTokenRecord.FromString(entry.value) if entry.value else None
-        except DecodeError:
-            log.warning("proxy-auth token record %s is unreadable", key)
-            return None
+        return await bus.get_record(self._kv, key, control_pb2.ProxyAuthTokenRecord)
 
     async def _records(self) -> list[tuple[str, control_pb2.ProxyAuthTokenRecord]]:
-        try:
-            keys = await self._kv.keys()
-        except NoKeysError:
-            return []
-        out = []
-        for key in keys:
-            record = await self._get(key)
-            if record is not None and record.workspace == self._workspace:
-                out.append((key, record))
-        return out
+        found = await bus.records(self._kv, control_pb2.ProxyAuthTokenRecord)
+        return [(key, record) for key, record in found if record.workspace == self._workspace]

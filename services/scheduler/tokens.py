@@ -12,12 +12,11 @@ import re
 import time
 from collections.abc import Callable
 
-from google.protobuf.message import DecodeError
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from berth.v1 import control_pb2
-from services.common import auth
+from services.common import auth, bus
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$")
 BOOTSTRAP_NAME = "bootstrap"
@@ -146,28 +145,11 @@ class TokenStore:
         await self._kv.put(auth.token_id(token), record.SerializeToString())
 
     async def _get(self, key: str) -> control_pb2.TokenRecord | None:
-        try:
-            entry = await self._kv.get(key)
-        except KeyNotFoundError:
-            return None
-        try:
-            return control_pb2.TokenRecord.FromString(entry.value) if entry.value else None
-        except DecodeError:
-            # Not written by a scheduler; it authenticates nothing, so it is left out.
-            log.warning("token record %s is unreadable", key[:8])
-            return None
+        # An unreadable record was not written by a scheduler: it authenticates nothing.
+        return await bus.get_record(self._kv, key, control_pb2.TokenRecord)
 
     async def _records(self) -> list[tuple[str, control_pb2.TokenRecord]]:
-        try:
-            keys = await self._kv.keys()
-        except NoKeysError:
-            return []
-        out = []
-        for key in keys:
-            record = await self._get(key)
-            if record is not None:
-                out.append((key, record))
-        return out
+        return await bus.records(self._kv, control_pb2.TokenRecord)
 
     async def _find(self, name: str) -> list[str]:
         return [key for key, record in await self._records() if record.name == name]
