@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import os
 import re
 import shutil
@@ -273,7 +274,7 @@ class Transfer:
     status: int
     bytes: int
     seconds: float
-    answer: bytes = b""
+    answer: builtins.bytes = b""  # builtins: the field above shadows the type in this class
 
     @property
     def mb_per_s(self) -> float:

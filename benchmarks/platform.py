@@ -1,14 +1,17 @@
-"""A dedicated `berth up` with its own temporary home, driven the way a user drives it."""
+"""A dedicated `berth up` with its own temporary home, driven the way a user drives it, on the
+process or the Docker runtime; and the processes and containers of one, for CPU and memory figures."""
 
 from __future__ import annotations
 
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from services.launcher import driver
 
@@ -39,6 +42,7 @@ def endpoint(url: str) -> Endpoint:
 @dataclass
 class Platform(driver.Platform):
     apps: list[str] = field(default_factory=list)
+    runtime: str = "process"
 
     def deploy(self, path: Path) -> dict[str, Endpoint]:
         """Deploys `path`; returns each printed web function's endpoint by function name."""
@@ -72,9 +76,14 @@ class Platform(driver.Platform):
         return found
 
 
-def start(home: Path | None = None) -> Platform:
-    """`berth up --port 0 --home <tmp>`; returns once it printed "Berth is up." and wrote its config."""
-    return driver.start(Platform, home or Path(tempfile.mkdtemp(prefix="berth-bench-")))
+def start(home: Path | None = None, runtime: str = "process") -> Platform:
+    """`berth up --port 0 --home <tmp>` on `runtime`; returns once it printed "Berth is up." and
+    wrote its config. The caller's BERTH_* settings never reach it (driver.start drops them), so the
+    runtime is only ever the one asked for here."""
+    home = home or Path(tempfile.mkdtemp(prefix="berth-bench-"))
+    platform = driver.start(Platform, home, {"BERTH_RUNTIME": runtime})
+    platform.runtime = runtime
+    return platform
 
 
 def remove_home(home: Path) -> None:
@@ -103,6 +112,78 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def docker_problem() -> str:
+    """Why the Docker runtime cannot be measured here; empty when `docker info` answers."""
+    try:
+        result = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"`docker info` failed: {exc}"
+    if result.returncode != 0:
+        return f"`docker info` failed: {(result.stderr or result.stdout).strip()[:300]}"
+    return ""
+
+
+def docker_containers(home: Path) -> dict[str, int]:
+    """Running Docker containers of the platform whose agent home is `home`, pre-started ones
+    (named berth-pool-*) included: name -> the host pid of its first process."""
+    import docker
+    import docker.errors
+
+    from services.agent.runtime.docker import LABEL_OWNER, owner_label
+
+    client: Any = docker.from_env()
+    try:
+        found: dict[str, int] = {}
+        for summary in client.api.containers(filters={"label": f"{LABEL_OWNER}={owner_label(home)}"}):
+            try:
+                pid = int(client.api.inspect_container(summary["Id"])["State"]["Pid"])
+            except docker.errors.NotFound:  # removed while listing
+                continue
+            if pid > 0:
+                found[summary["Names"][0].lstrip("/")] = pid
+        return found
+    finally:
+        client.close()
+
+
+def docker_leftovers(home: Path) -> list[str]:
+    """What the Docker runtime of `home` left in the engine: its containers, running or not, and
+    its app network (`network:<name>`). Empty once its `berth up` has stopped cleanly."""
+    import docker
+
+    from services.agent.runtime.docker import LABEL_OWNER, owner_label
+    from services.agent.runtime.docker_network import AppNetwork
+
+    owner = owner_label(home)
+    client: Any = docker.from_env()
+    try:
+        found = [
+            summary["Names"][0].lstrip("/")
+            for summary in client.api.containers(all=True, filters={"label": f"{LABEL_OWNER}={owner}"})
+        ]
+        network = AppNetwork.for_owner(owner).name
+        networks = client.api.networks(names=[network])  # a name filter matches prefixes too
+        found += [f"network:{network}" for n in networks if n["Name"] == network]
+        return sorted(found)
+    finally:
+        client.close()
+
+
+def is_pool(name: str) -> bool:
+    """A pre-started container waiting to become some app's (services/agent/runtime/docker_pool.py)."""
+    return name.startswith("berth-pool-")
+
+
+def app_containers(platform: Platform) -> list[str]:
+    """What runs an app right now: runner processes on the process runtime, Docker containers
+    (pre-started ones left out) on the Docker runtime."""
+    if platform.runtime == "docker":
+        return sorted(n for n in docker_containers(platform.home) if not is_pool(n))
+    return [str(pid) for pid in container_processes(platform.home)]
+
+
 def container_processes(home: Path) -> list[int]:
     """Container (runner) processes started by the platform whose state lives under `home`."""
     found = []
@@ -119,8 +200,10 @@ def container_processes(home: Path) -> list[int]:
     return found
 
 
-def platform_processes(root_pid: int, home: Path) -> dict[int, str]:
-    """`berth up` and every process under it (nats-server, services.*, runners), by pid -> label."""
+def platform_processes(root_pid: int, home: Path, runtime: str = "process") -> dict[int, str]:
+    """`berth up` and every process under it (nats-server, services.*, runners), by pid -> label;
+    on the Docker runtime also every process of its containers (labelled "docker container"),
+    which the engine starts outside the platform's process tree."""
     children: dict[int, list[int]] = {}
     names: dict[int, str] = {}
     for proc in Path("/proc").iterdir():
@@ -132,13 +215,17 @@ def platform_processes(root_pid: int, home: Path) -> dict[int, str]:
         children.setdefault(stat[0], []).append(int(proc.name))
         names[int(proc.name)] = stat[2]
     found: dict[int, str] = {}
-    todo = [root_pid]
-    while todo:
-        pid = todo.pop()
-        if pid in found:
-            continue
-        found[pid] = _label(pid, names.get(pid, "?"))
-        todo.extend(children.get(pid, []))
+    roots = [(root_pid, "")]
+    if runtime == "docker":
+        roots += [(pid, "docker container") for pid in docker_containers(home).values()]
+    for root, label in roots:
+        todo = [root]
+        while todo:
+            pid = todo.pop()
+            if pid in found:
+                continue
+            found[pid] = label or _label(pid, names.get(pid, "?"))
+            todo.extend(children.get(pid, []))
     for pid in container_processes(home):  # runners that were re-parented away, if any
         found.setdefault(pid, _label(pid, names.get(pid, "?")))
     return found
@@ -165,9 +252,9 @@ def cpu_ticks(pids: dict[int, str]) -> dict[int, int]:
     return ticks
 
 
-def idle_cpu(root_pid: int, home: Path, seconds: float) -> dict[str, object]:
+def idle_cpu(root_pid: int, home: Path, seconds: float, runtime: str = "process") -> dict[str, object]:
     """CPU used by the platform's processes over `seconds` with no traffic, as % of one core."""
-    pids = platform_processes(root_pid, home)
+    pids = platform_processes(root_pid, home, runtime)
     hz = os.sysconf("SC_CLK_TCK")
     before = cpu_ticks(pids)
     started = time.monotonic()

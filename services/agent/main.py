@@ -1,13 +1,16 @@
-"""Entry point: read config, connect to the bus, serve boot/stop orders and request streams."""
+"""Entry point: read config, connect to the bus, serve boot/stop orders and request streams.
+
+Start-up, readiness and SIGTERM/SIGINT handling are the shared service skeleton's
+(services/common/service.py); what is the agent's own is its runtime, the isolation line it prints
+and stopping its containers before the bus connection is drained.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 import socket
 import sys
 import uuid
@@ -23,8 +26,7 @@ from berth.v1 import bus_pb2
 from services.agent.bundles import BundleCache
 from services.agent.runtime import Capabilities, select
 from services.agent.supervisor import Supervisor
-from services.common import bus, config, ids, logs, loop, subjects, tracing
-from services.common.readiness import write_ready_file
+from services.common import bus, config, ids, logs, loop, service, subjects, tracing
 
 
 @dataclass(frozen=True)
@@ -65,10 +67,13 @@ def _subject_safe(text: str) -> str:
 
 
 async def run(cfg: AgentConfig) -> None:
-    log = logs.setup("agent")
-    print(f"berth-agent {config.describe(cfg)}", flush=True)
-    tracing.setup("agent")
-    nc = await bus.connect(cfg.nats_url, f"agent-{cfg.agent_id}", seed_file=cfg.nats_seed_file)
+    # The bus identity is per agent (`agent-<id>`): the server lets it hear only its own orders.
+    async with service.running("agent", cfg, bus_name=f"agent-{cfg.agent_id}") as svc:
+        await serve(cfg, svc)
+
+
+async def serve(cfg: AgentConfig, svc: service.Service) -> None:
+    nc, log = svc.nc, svc.log
     js = nc.jetstream()
     store = await bus.object_store(js, subjects.OBJ_BUNDLES)
     home = cfg.home / "agent" / cfg.agent_id
@@ -143,27 +148,16 @@ async def run(cfg: AgentConfig) -> None:
             await asyncio.sleep(1.0)
 
     beats = asyncio.create_task(heartbeat())
-    await nc.flush(timeout=5)
-    write_ready_file(cfg.ready_file, cfg.agent_id)
-    logs.event(
-        log,
-        "agent ready",
-        agent=cfg.agent_id,
-        runtime=cfg.runtime,
-        isolation=runtime.capabilities.isolation.value,
-    )
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    beats.cancel()
-    await supervisor.stop_all()
-    await runtime.close()  # the process runtime's zygotes
-    with contextlib.suppress(Exception):
-        await nc.drain()
-    tracing.shutdown()
+    try:
+        await nc.flush(timeout=5)
+        svc.ready(cfg.agent_id)  # the ready file holds the agent's id
+        await svc.stopped()
+    finally:
+        # Containers end while the bus is still up, so their exits and last logs get out; the
+        # skeleton then drains the connection and flushes spans.
+        beats.cancel()
+        await supervisor.stop_all()
+        await runtime.close()  # the process runtime's zygotes
 
 
 def announce(capabilities: Capabilities) -> None:

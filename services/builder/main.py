@@ -82,7 +82,9 @@ async def serve(cfg: BuilderConfig, svc: service.Service) -> None:
     tokens = await bus.key_value(svc.nc.jetstream(), subjects.KV_TOKENS)
     # Build steps run tenant code: sandboxed, never seeing this process's files or secrets.
     sandbox = Sandbox(cfg.home, hidden=[cfg.nats_seed_file, cfg.token_key_file])
-    await sandbox.prepare()  # probes the isolation this host allows, logs it once
+    # Probes the isolation this host allows and logs it once; starts the egress proxy builds
+    # reach package indexes through (and, as root, the firewall that makes it their only way out).
+    await sandbox.prepare()
     layers = RuntimeLayers(cfg.home, sandbox)
     servicer = BuilderServicer(
         process=ProcessBuilder(cfg.home, layers, sandbox),
@@ -104,6 +106,7 @@ async def serve(cfg: BuilderConfig, svc: service.Service) -> None:
     svc.ready(address)
     await svc.stopped()
     await server.stop(GRACE_SECONDS)  # in-flight builds are cancelled; their uv processes killed
+    await sandbox.close()  # the egress proxy, and this builder's firewall rules
 
 
 def main(argv: list[str] | None = None) -> None:

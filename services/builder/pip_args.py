@@ -15,6 +15,11 @@ Allowed hosts: `BERTH_BUILD_ALLOWED_INDEXES` (host names, `host:port` or URLs, c
 separated; `*` allows any host), default PyPI's (`pypi.org`, `files.pythonhosted.org`), plus the
 hosts of the indexes the operator configured for uv itself (UV_INDEX_URL, UV_DEFAULT_INDEX, ...).
 Anything else is an `InvalidSpec` naming the argument.
+
+The same settings, read with ports and schemes (`IndexPolicy.admits`), are what the builder's
+egress proxy lets a build connect to at all (egress_proxy.py): uv's default index (PyPI, HTTPS on
+443) unless the operator names their own, an allowed host name on any port, `host:port` on that
+port, a URL with its scheme and port.
 """
 
 from __future__ import annotations
@@ -77,20 +82,66 @@ Arg = str | LocalRef
 
 
 @dataclass(frozen=True)
+class Endpoint:
+    """Where a build may connect through the builder's egress proxy (egress_proxy.py): `tls` for a
+    CONNECT tunnel (HTTPS), otherwise plain-HTTP requests."""
+
+    host: str
+    port: int
+    tls: bool
+
+
+@dataclass(frozen=True)
 class IndexPolicy:
-    """The hosts builds may install from. `*` in hosts allows any."""
+    """The hosts builds may install from. `*` in hosts allows any.
+
+    The egress proxy reads the same settings with ports and schemes (`admits`): uv's default index
+    (PyPI: pypi.org and files.pythonhosted.org, HTTPS on 443) unless the operator names an index of
+    their own (UV_INDEX_URL / UV_DEFAULT_INDEX); an allowed host name, any port either way (as
+    `allows` does); `host:port`, that port; a URL, its scheme and port."""
 
     hosts: frozenset[str]
+    default_index: frozenset[str] = frozenset()
+    bare_hosts: frozenset[str] = frozenset()
+    endpoints: frozenset[Endpoint] = frozenset()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IndexPolicy:
         env = os.environ if environ is None else environ
         configured = env.get(ALLOWED_INDEXES_ENV, "").strip()
-        entries = _split(configured) if configured else list(DEFAULT_HOSTS)
+        operators = _split(configured)
+        entries = operators or list(DEFAULT_HOSTS)
+        uv_indexes = []
         for name in OPERATOR_INDEX_ENV:
             # UV_INDEX entries may be named: `name=https://host/simple`.
-            entries += [_NAMED_INDEX.sub("", word) for word in _split(env.get(name, "")) if "://" in word]
-        return cls(frozenset(host for host in map(_host_entry, entries) if host))
+            uv_indexes += [_NAMED_INDEX.sub("", word) for word in _split(env.get(name, "")) if "://" in word]
+        # uv fetches plain requirements from PyPI unless told otherwise, whatever the allow-list says.
+        own_index = any(env.get(name, "").strip() for name in ("UV_INDEX_URL", "UV_DEFAULT_INDEX"))
+        return cls(
+            hosts=frozenset(host for host in map(_host_entry, entries + uv_indexes) if host),
+            default_index=frozenset() if own_index else frozenset(DEFAULT_HOSTS),
+            bare_hosts=frozenset(host for host in map(_bare_host, operators) if host),
+            endpoints=frozenset(e for entry in operators + uv_indexes for e in _endpoints(entry)),
+        )
+
+    def admits(self, host: str, port: int, *, tls: bool) -> bool:
+        """Whether a build may connect to host:port (a CONNECT tunnel when `tls`, else a plain-HTTP
+        request). `*` admits any host on the standard port (443, or 80 for plain HTTP); the proxy
+        still refuses loopback and link-local addresses then."""
+        host = host.lower().rstrip(".")
+        if "*" in self.hosts:
+            return port == (443 if tls else 80)
+        if host in self.bare_hosts or Endpoint(host, port, tls) in self.endpoints:
+            return True
+        return tls and port == 443 and host in self.default_index
+
+    def describe_endpoints(self) -> str:
+        """What `admits` lets through, for the proxy's refusals."""
+        if "*" in self.hosts:
+            return "any host on 443 (80 for plain HTTP)"
+        shown = [f"{host}:443" for host in sorted(self.default_index)] + sorted(self.bare_hosts)
+        shown += sorted(f"{e.host}:{e.port}{'' if e.tls else ' (http)'}" for e in self.endpoints)
+        return ", ".join(dict.fromkeys(shown)) or "none"
 
     def allows(self, url: str) -> bool:
         if "*" in self.hosts:
@@ -242,6 +293,34 @@ def _check_host(url: str, policy: IndexPolicy, what: str) -> None:
 
 def _split(text: str) -> list[str]:
     return [word for word in re.split(r"[\s,]+", text) if word]
+
+
+def _bare_host(entry: str) -> str:
+    """The host of an entry that is a host name only (no scheme, no port), else ""."""
+    if entry == "*" or "://" in entry:
+        return ""
+    try:
+        parts = urlsplit(f"//{entry}")
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return ""
+    return host if port is None else ""
+
+
+def _endpoints(entry: str) -> list[Endpoint]:
+    """`host:8443` -> that port, HTTPS or plain; `http://host:3141/simple` -> plain HTTP on 3141,
+    `https://host/simple` -> HTTPS on 443; a bare host name or `*` -> none (see `admits`)."""
+    try:
+        parts = urlsplit(entry if "://" in entry else f"//{entry}")
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return []
+    if not host:
+        return []
+    if "://" not in entry:
+        return [Endpoint(host, port, True), Endpoint(host, port, False)] if port is not None else []
+    tls = parts.scheme.lower() != "http"
+    return [Endpoint(host, port or (443 if tls else 80), tls)]
 
 
 def _host_entry(entry: str) -> str:

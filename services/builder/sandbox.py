@@ -15,12 +15,20 @@ Every build command runs through a `Session` of the `Sandbox`:
   cache) are bound back into the hidden home. Its /proc shows only its own processes, and
   everything it started dies with it.
 - **Unprivileged.** As root, the command runs as BERTH_BUILD_UID:BERTH_BUILD_GID (default
-  65534:65534, nobody); the directories it writes are handed to that uid first and taken back
-  (`reclaim`: owned by the builder, not writable by others, readable by all) before anything
-  of theirs is used. In a user namespace it runs as the builder's own uid outside.
-- **Network**: not filtered. Builds reach the network as the builder does, so "only the package
-  index" holds for what uv is asked to fetch (pip_args' allow-list) but not for what a build
-  backend does by itself. The NATS bus and the builder's API still need credentials it cannot see.
+  2^30-1, `BUILD_UID`: a uid of builds only, below every agent's container uids and far above
+  real users; nothing needs it in /etc/passwd); the directories it writes are handed to that uid
+  first and taken back (`reclaim`: owned by the builder, not writable by others, readable by
+  all) before anything of theirs is used. In a user namespace it runs as the builder's own uid
+  outside.
+- **Network: only the package indexes.** Every command gets the builder's egress proxy
+  (egress_proxy.py) as HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, NO_PROXY unset; the proxy opens
+  tunnels to the index policy's hosts only (pip_args.IndexPolicy) and writes what it refused into
+  the build's log. As root an nftables rule (egress_firewall.py) lets the build uid connect to the
+  proxy's port and nothing else, so a build backend that ignores the proxy settings is refused
+  too, DNS included. Not root (user namespaces, or no isolation), nft cannot tell builds apart
+  from the builder: the proxy settings steer uv and well-behaved tools, but a build backend can
+  still open connections of its own; the builder logs that once. The operator's own proxy
+  (HTTPS_PROXY etc. in the builder's environment) is what the egress proxy connects through.
 - **The uv cache is shared** by all builds (written as the build uid): a build can tamper with
   what a later build takes from it. Images never share files with it (UV_LINK_MODE=copy).
 
@@ -45,6 +53,8 @@ from pathlib import Path
 
 import berth
 from services.builder.commands import LineSink, ProcessResult, run_streaming, uv_bin
+from services.builder.egress_firewall import BuildFirewall
+from services.builder.egress_proxy import EgressProxy, Upstream
 from services.builder.errors import BuildFailed
 from services.builder.pip_args import IndexPolicy
 
@@ -58,7 +68,10 @@ MODES = (NAMESPACES, USERNS, UID_ONLY, NONE)
 
 BUILD_UID_ENV = "BERTH_BUILD_UID"
 BUILD_GID_ENV = "BERTH_BUILD_GID"
-NOBODY = 65534
+# The default build uid and gid: used by builds only, so the egress firewall can match their
+# sockets without touching any other process (65534, nobody, is shared with host daemons). Just
+# below the agents' container uids (services/agent/runtime/process.py UidRange, from 2^30).
+BUILD_UID = (1 << 30) - 1
 EXEC_SCRIPT = Path(__file__).resolve().with_name("sandbox_exec.py")
 
 # Taken from the builder's environment: how this host reaches the network and the index.
@@ -69,6 +82,9 @@ _PASSED = frozenset(
     | {f"{name.upper()}_PROXY" for name in ("http", "https", "all", "no")}
 )
 _PASSED_PREFIX = "UV_"
+_PROXY_NAMES = frozenset({f"{name}_proxy" for name in ("http", "https", "all", "no")}) | frozenset(
+    {f"{name.upper()}_PROXY" for name in ("http", "https", "all", "no")}
+)
 _SET_BY_SANDBOX = frozenset(
     {"HOME", "TMPDIR", "UV_CACHE_DIR", "NO_COLOR", "UV_NO_PROGRESS", "UV_PYTHON_DOWNLOADS", "UV_LINK_MODE"}
 )
@@ -85,6 +101,7 @@ _HIDDEN_ALWAYS = ("/run", "/var/run", "/var/run/docker.sock", "/run/docker.sock"
 
 _probed: str | None = None
 _warned = False
+_egress_warned = False
 
 
 def build_env(
@@ -94,8 +111,12 @@ def build_env(
     home: Path,
     tmp: Path,
     cache: Path,
+    proxy: str | None = None,
 ) -> dict[str, str]:
-    """The whole environment of a build command (nothing else of the builder's gets through)."""
+    """The whole environment of a build command (nothing else of the builder's gets through).
+
+    With `proxy` (the egress proxy's URL) every proxy setting points at it and NO_PROXY is gone:
+    the operator's own proxies are the egress proxy's business then, not the build's."""
     env = {
         key: value
         for key, value in environ.items()
@@ -116,6 +137,10 @@ def build_env(
             "UV_LINK_MODE": "copy",
         }
     )
+    if proxy is not None:
+        for name in _PROXY_NAMES:
+            env.pop(name, None)
+        env.update({name: proxy for name in _PROXY_NAMES if not name.lower().startswith("no_")})
     return env
 
 
@@ -225,8 +250,8 @@ class Sandbox:
         self.home = Path(os.path.abspath(home))
         self.cache_dir = self.home / "cache" / "uv"
         self.policy = policy or IndexPolicy.from_env(self.environ)
-        self.uid = int(self.environ.get(BUILD_UID_ENV) or NOBODY)
-        self.gid = int(self.environ.get(BUILD_GID_ENV) or NOBODY)
+        self.uid = int(self.environ.get(BUILD_UID_ENV) or BUILD_UID)
+        self.gid = int(self.environ.get(BUILD_GID_ENV) or BUILD_UID)
         if mode is not None and mode not in MODES:
             raise ValueError(f"sandbox mode {mode!r}: expected one of {MODES}")
         self._mode = mode
@@ -238,6 +263,12 @@ class Sandbox:
             *_HIDDEN_ALWAYS,
         ]
         self._cache_ready = False
+        self._proxy: EgressProxy | None = None
+        self._proxy_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self._firewall = BuildFirewall()
+        # Whether the build uid can reach the egress proxy only (nft), rather than being steered
+        # there by its environment alone.
+        self.egress_filtered = False
 
     async def mode(self) -> str:
         """How much isolation this host allows (probed once per process, in a child)."""
@@ -266,12 +297,42 @@ class Sandbox:
         return found
 
     async def prepare(self) -> str:
-        """Probes the mode and readies the uv cache for the build uid; returns the mode."""
+        """Probes the mode, readies the uv cache for the build uid and starts the egress proxy
+        (with its firewall, as root); returns the mode."""
         mode = await self.mode()
         if not self._cache_ready:
             await asyncio.to_thread(self._prepare_cache, mode)
             self._cache_ready = True
+        await self.egress_proxy(mode)
         return mode
+
+    async def egress_proxy(self, mode: str) -> EgressProxy:
+        """The proxy of this event loop, started (and firewalled) on first use."""
+        loop = asyncio.get_running_loop()
+        if self._proxy_lock is None or self._proxy_lock[0] is not loop:
+            self._proxy_lock = (loop, asyncio.Lock())
+        async with self._proxy_lock[1]:
+            proxy = self._proxy
+            if proxy is not None and proxy.loop is loop and proxy.serving:
+                return proxy
+            # First use, or the loop the earlier proxy ran on is gone (one asyncio.run per call).
+            proxy = EgressProxy(self.policy, Upstream.from_env(self.environ))
+            await proxy.start()
+            self._proxy = proxy
+            if self.drops_uid(mode):
+                why = await asyncio.to_thread(self._firewall.install, self.uid, proxy.port)
+            else:
+                why = "not root: builds do not run as a uid of their own that nftables could match"
+            self.egress_filtered = not why
+            _warn_egress_once(why, self.uid, proxy.port, self.policy)
+            return proxy
+
+    async def close(self) -> None:
+        """Stops the egress proxy and removes this builder's firewall rules."""
+        proxy, self._proxy = self._proxy, None
+        if proxy is not None and proxy.loop is asyncio.get_running_loop():
+            await proxy.close()
+        await asyncio.to_thread(self._firewall.remove)
 
     def _prepare_cache(self, mode: str) -> None:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -384,13 +445,32 @@ class Session:
     ) -> ProcessResult:
         """Runs `argv` sandboxed; `writable` directories (which must exist) are all it can change."""
         sandbox = self.sandbox
-        env = build_env(
-            sandbox.environ,
-            image_env=image_env,
-            home=self.scratch / "home",
-            tmp=self.scratch / "tmp",
-            cache=sandbox.cache_dir,
-        )
+        proxy = await sandbox.egress_proxy(self.mode)
+        # Credentials of this command's own: what the proxy refuses it goes into this command's log.
+        token = proxy.open_session(on_line)
+        try:
+            env = build_env(
+                sandbox.environ,
+                image_env=image_env,
+                home=self.scratch / "home",
+                tmp=self.scratch / "tmp",
+                cache=sandbox.cache_dir,
+                proxy=proxy.url(token),
+            )
+            return await self._run(argv, env, writable=writable, on_line=on_line, readable=readable)
+        finally:
+            proxy.close_session(token)
+
+    async def _run(
+        self,
+        argv: Sequence[str],
+        env: dict[str, str],
+        *,
+        writable: Sequence[Path],
+        on_line: LineSink,
+        readable: Sequence[str | Path],
+    ) -> ProcessResult:
+        sandbox = self.sandbox
         if self.mode == NONE:
             return await run_streaming(argv, on_line=on_line, env=env, cwd=self.scratch)
         if self.mode == UID_ONLY:
@@ -447,6 +527,25 @@ async def _probe() -> str:
             answer = UID_ONLY if os.geteuid() == 0 else NONE
         _probed = answer
     return _probed
+
+
+def _warn_egress_once(why: str, uid: int, port: int, policy: IndexPolicy) -> None:
+    global _egress_warned
+    if _egress_warned:
+        return
+    _egress_warned = True
+    if not why:
+        log.info(
+            f"build network: uid {uid} reaches only the egress proxy on 127.0.0.1:{port} (nftables), "
+            f"which opens connections to package indexes only ({policy.describe_endpoints()})"
+        )
+        return
+    log.warning(
+        f"BUILD NETWORK ONLY PARTLY FILTERED: builds get the egress proxy on 127.0.0.1:{port} "
+        f"(package indexes only: {policy.describe_endpoints()}) in their proxy settings, which uv "
+        f"honours, but the firewall that makes it their only way out is not installed ({why}): a "
+        "build backend that ignores the proxy settings can reach any host the builder can"
+    )
 
 
 def _warn_once(mode: str, uid: int, gid: int, exposed: Sequence[str] = ()) -> None:

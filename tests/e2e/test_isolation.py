@@ -1,6 +1,8 @@
 """Process-runtime containers are isolated: a hostile tenant deployed beside a victim with a secret
 finds nothing of the victim, of the platform's secrets, of other platforms on the host, of the
-Docker socket or of the bus, and cannot write the image it shares with other apps.
+Docker socket or of the bus, and cannot write the image it shares with other apps. As root with
+nftables it cannot even connect to this host's own services (listeners the test opens, the bus, the
+API) or to a metadata address, yet still reaches the internet.
 
 The hostile app (apps/hostile.py) reports everything it could read or do; each item is asserted
 here, and no secret may appear anywhere in its report."""
@@ -9,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +23,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from services.common import nft
 from tests.e2e.conftest import Platform, container_pids, runner_processes, start_platform, stop_process
 
 APPS = Path(__file__).parent / "apps"
@@ -30,6 +35,82 @@ def _isolation(platform: Platform) -> str:
         if line.startswith("berth-agent isolation: "):
             return line.split(": ", 2)[1]
     raise AssertionError(f"the agent did not say how containers are isolated:\n{log[-2000:]}")
+
+
+def _egress_filtered(platform: Platform) -> bool:
+    """Whether the agent said its containers' connections to this host are refused."""
+    text = (platform.home / "logs" / "agent.log").read_text()
+    return "own and link-local (metadata) addresses are refused" in text
+
+
+def _expect_egress_filter() -> bool:
+    """Root with nft: the agent must filter (elsewhere it cannot, and says so)."""
+    return os.geteuid() == 0 and nft.binary() is not None
+
+
+def _host_address() -> str | None:
+    """This host's address on its default route (no packet is sent), if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("192.0.2.1", 9))
+        except OSError:
+            return None
+        address = sock.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+def _reaches(host: str, port: int) -> str:
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        return str(exc)
+    return ""
+
+
+def _listener(address: str) -> socket.socket:
+    sock = socket.socket()
+    sock.bind((address, 0))
+    sock.listen(8)
+    sock.setblocking(False)
+    return sock
+
+
+def _accepted_any(sock: socket.socket) -> bool:
+    try:
+        sock.accept()[0].close()
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _targets(platform: Platform, listeners: dict[str, socket.socket]) -> dict[str, str]:
+    """What the hostile app tries to connect to, by name: host:port."""
+    config = (platform.home / "config.toml").read_text()
+    api = re.search(r'server = "([^"]+)"', config)
+    assert api, config
+    targets = {name: f"{address}:{sock.getsockname()[1]}" for name, (address, sock) in _named(listeners)}
+    targets["bus"] = f"127.0.0.1:{urlparse(platform.nats_url).port}"
+    targets["api"] = api.group(1)
+    targets["metadata"] = "169.254.169.254:80"
+    why = _reaches("pypi.org", 443)
+    if why:
+        print(f"this host cannot reach pypi.org:443 ({why}): the outside probe is left out")
+    else:
+        targets["outside"] = "pypi.org:443"
+    return targets
+
+
+def _named(listeners: dict[str, socket.socket]) -> list[tuple[str, tuple[str, socket.socket]]]:
+    host = _host_address()
+    out = []
+    for name, sock in listeners.items():
+        address = sock.getsockname()[0]
+        if address == "0.0.0.0":
+            if host is None:
+                continue
+            address = host
+        out.append((name, (address, sock)))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +161,9 @@ def probe(target: Platform, other_home: Path) -> dict:
     boot = next(e for e in environ if e.startswith(b"BERTH_BOOT=")).split(b"=", 1)[1].decode()
 
     hostile_url = platform.deploy(APPS / "hostile.py")["probe"]
+    # Listeners of this host's: on loopback, and on every address (reached at the default route's).
+    listeners = {"loopback listener": _listener("127.0.0.1"), "host address listener": _listener("0.0.0.0")}
+    targets = _targets(platform, listeners)
     params = {
         "home": str(platform.home),
         "other_home": str(other_home),
@@ -87,11 +171,21 @@ def probe(target: Platform, other_home: Path) -> dict:
         "victim_state": str(Path(boot).parent),
         "agent_sockets": f"/tmp/berth-{platform.agent_id}",
         "nats_port": str(urlparse(platform.nats_url).port),
+        "connect": ",".join(targets.values()),
     }
-    response = platform.request("GET", hostile_url, "/?" + "&".join(f"{k}={v}" for k, v in params.items()))
+    try:
+        response = platform.request(
+            "GET", hostile_url, "/?" + "&".join(f"{k}={v}" for k, v in params.items())
+        )
+        accepted = {name: _accepted_any(sock) for name, sock in listeners.items()}
+    finally:
+        for sock in listeners.values():
+            sock.close()
     assert response.status_code == 200, response.text
     report = response.json()
     return {
+        "targets": targets,
+        "accepted": accepted,
         "platform": platform,
         "report": report,
         "text": response.text,
@@ -181,7 +275,42 @@ def test_the_shared_image_and_code_are_read_only(probe: dict) -> None:
 
 
 def test_the_bus_refuses_it(probe: dict) -> None:
-    assert probe["report"]["nats"] == "refused"
+    # Filtered, it cannot even connect; otherwise the bus itself says no.
+    expected = "closed" if _egress_filtered(probe["platform"]) else "refused"
+    assert probe["report"]["nats"] == expected
+
+
+def test_the_agent_says_whether_local_egress_is_filtered(probe: dict) -> None:
+    platform = probe["platform"]
+    if _expect_egress_filter():
+        assert _egress_filtered(platform), (platform.home / "logs" / "agent.log").read_text()[-2000:]
+    else:  # a user namespace (or no nft): the host's network stays reachable, and the agent says so
+        assert not _egress_filtered(platform)
+        assert "share the host's network UNFILTERED" in (platform.home / "logs" / "agent.log").read_text()
+
+
+def test_it_cannot_connect_to_this_host_or_a_metadata_address(probe: dict) -> None:
+    if not _expect_egress_filter():
+        pytest.skip("not root with nft: containers share the host's network unfiltered (README)")
+    tried, targets = probe["report"]["connect"], probe["targets"]
+    print({name: (target, tried.get(target)) for name, target in targets.items()})  # what it got, with -s
+    assert {"loopback listener", "bus", "api", "metadata"} <= set(targets), targets
+    for name, target in targets.items():
+        if name == "outside":
+            continue
+        # Refused at once, not left to time out; 169.254/16 may have no route at all here.
+        allowed = (
+            {"Connection refused", "Network is unreachable"} if name == "metadata" else {"Connection refused"}
+        )
+        assert tried[target] in allowed, (name, target, tried[target])
+    assert not any(probe["accepted"].values()), probe["accepted"]
+
+
+def test_it_still_reaches_the_internet(probe: dict) -> None:
+    target = probe["targets"].get("outside")
+    if target is None:
+        pytest.skip("this host itself cannot reach pypi.org:443")
+    assert probe["report"]["connect"][target] == "connected", probe["report"]["connect"]
 
 
 def test_the_victim_is_pid_one_of_its_own_namespace_seen_from_the_host(probe: dict) -> None:

@@ -13,16 +13,65 @@ import contextlib
 import enum
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from berth.v1 import bus_pb2, spec_pb2
 
 # Environment a container inherits from the agent; everything else is set explicitly, so user code
 # never sees the platform's own settings (bus address, tokens, the secret key, $BERTH_HOME).
 INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
+
+# The agent's OpenTelemetry settings a container gets, so the runner's `runner.handle` spans reach
+# the same collector, sampled and propagated the same way, and join the request's trace. A short
+# allow-list, never every OTEL_*: tenant code reads its own environment, and the agent's may hold
+# the operator's tracing credentials (OTEL_EXPORTER_OTLP_*HEADERS, *_CLIENT_KEY, *_CERTIFICATE
+# paths) or describe the operator's hosts and accounts (OTEL_RESOURCE_ATTRIBUTES). The runner
+# names itself (service.name berth-runner), so OTEL_SERVICE_NAME is not needed either. A collector
+# that wants credentials therefore gets no runner spans: point the agent at a local relay without.
+TRACING_ENV = (
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_PROPAGATORS",  # must match the services', or the runner cannot read the traceparent
+    "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_BSP_EXPORT_TIMEOUT",
+    "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    "OTEL_SDK_DISABLED",
+)
+_TRACING_ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
+def tracing_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The TRACING_ENV settings of `environ`, less any endpoint URL that carries credentials itself
+    (`user:password@`, or a query such as `?api-key=`): without an endpoint the runner does not
+    trace, which beats handing tenants the key."""
+    env = {key: environ[key] for key in TRACING_ENV if key in environ}
+    for key in _TRACING_ENDPOINTS:
+        if key in env and _carries_credentials(env[key]):
+            del env[key]
+    return env
+
+
+def _carries_credentials(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return bool(parts.username or parts.password or parts.query)
+    except ValueError:  # not a URL the exporter could use either
+        return True
+
 
 @dataclass(frozen=True)
 class LaunchSpec:
@@ -67,9 +116,8 @@ def launch_spec(
     )
     if image.python_path:
         env["PYTHONPATH"] = ":".join(image.python_path)
-    for key, value in os.environ.items():
-        if key.startswith("OTEL_"):  # where the runner exports its spans, when tracing is on
-            env.setdefault(key, value)
+    for key, value in tracing_env(os.environ).items():
+        env.setdefault(key, value)  # the image's env and secrets may set their own
     return LaunchSpec(
         container_id=order.container_id,
         python=image.python,
@@ -109,6 +157,9 @@ class Capabilities:
     outbound_network: bool = True
     # Memory and CPU limits are enforced per container.
     resource_limits: bool = False
+    # Process runtime on the host's network: containers' connections to this host's own addresses,
+    # link-local (metadata) addresses and Docker bridges are refused (services/agent/runtime/egress.py).
+    egress_filtered: bool = False
 
     @property
     def isolated(self) -> bool:
@@ -127,7 +178,16 @@ class Capabilities:
             Isolation.NAMESPACES: "a uid of their own and mount, pid and IPC namespaces",
             Isolation.CONTAINER: "a container each",
         }[self.isolation]
-        return f"containers are isolated: {how}"
+        if self.isolation is Isolation.CONTAINER:  # the Docker runtime reports its firewall itself
+            return f"containers are isolated: {how}"
+        if self.egress_filtered:
+            network = "their connections to this host's own and link-local (metadata) addresses are refused"
+        else:
+            network = (
+                "they share the host's network UNFILTERED: this host's own services and link-local "
+                "(metadata) addresses are reachable"
+            )
+        return f"containers are isolated: {how}; {network}"
 
 
 class Container(Protocol):

@@ -96,6 +96,16 @@ def _nats(port: int) -> str:
     return "accepted" if b"PONG" in answer and b"-ERR" not in answer else "refused"
 
 
+def _connect_tcp(target: str) -> str:
+    """ "connected" or why not, as the errno text ("Connection refused", "timed out")."""
+    host, _, port = target.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
+            return "connected"
+    except OSError as exc:
+        return str(exc.strerror or exc)
+
+
 def _connect_unix(path: str) -> str:
     sock = socket.socket(socket.AF_UNIX)
     try:
@@ -116,6 +126,7 @@ def probe(
     victim_state: str = "",
     agent_sockets: str = "",
     nats_port: int = 0,
+    connect: str = "",
 ) -> dict:
     report: dict = {"uid": os.getuid(), "gid": os.getgid(), "pid": os.getpid()}
 
@@ -176,4 +187,7 @@ def probe(
 
     # The bus and the API.
     report["nats"] = _nats(nats_port) if nats_port else "untried"
+
+    # The network: this host's own addresses, metadata services, the outside (host:port, commas).
+    report["connect"] = {target: _connect_tcp(target) for target in connect.split(",") if target}
     return json.loads(json.dumps(report, default=str))

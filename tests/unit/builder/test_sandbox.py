@@ -104,7 +104,31 @@ def test_config_hides_the_platform_and_binds_back_what_the_step_needs(tmp_path: 
     assert blocked in hidden
     assert config["writable"] == [str(target)]
     assert str(closed / "python" / "bin") in config["readable"]  # type: ignore[operator]
-    assert config["uid"] == config["gid"] == 65534 and config["private"] == ["/tmp", "/var/tmp", "/dev/shm"]
+    assert config["uid"] == config["gid"] == sandbox.BUILD_UID and config["private"] == [
+        "/tmp",
+        "/var/tmp",
+        "/dev/shm",
+    ]
+
+
+def test_the_default_build_uid_is_no_one_elses() -> None:
+    from services.agent.runtime.process import UidRange
+
+    # Not nobody (shared with host daemons, which the build firewall would cut off too), not a
+    # real user's, not any agent's container uid, and nothing needs it in /etc/passwd.
+    assert sandbox.BUILD_UID not in (0, 65534) and sandbox.BUILD_UID > 1 << 24
+    assert sandbox.BUILD_UID < UidRange.BASE
+
+
+def test_builds_get_the_egress_proxy_and_not_the_operators(tmp_path: Path) -> None:
+    proxy = "http://token:x@127.0.0.1:4321"
+    env = build_env(BUILDER_ENV, home=tmp_path / "h", tmp=tmp_path / "t", cache=tmp_path / "c", proxy=proxy)
+    proxies = {key: value for key, value in env.items() if key.lower().endswith("_proxy")}
+    assert proxies == {
+        name: proxy
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
+    }
+    assert env["SSL_CERT_FILE"] == BUILDER_ENV["SSL_CERT_FILE"]  # a TLS-inspecting proxy still works
 
 
 def test_build_uid_comes_from_the_environment(tmp_path: Path) -> None:
