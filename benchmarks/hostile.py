@@ -1,5 +1,9 @@
-"""Hostile clients for the "hostile input at the edge" goal: unfinished huge headers and heads
-sent a line a second, against one app while another app's warm latency is measured.
+"""Hostile clients for the "hostile input at the edge" goal, each against one app while another
+app's warm latency is measured, with the edge's and the agent's RSS growth meanwhile:
+
+- the header attack: unfinished huge headers and heads sent a line a second;
+- a WebSocket flood to a client that never reads (the app pushes 64 KiB messages in a loop);
+- an 8 MB upload into an app that blocks its event loop (its container stops reading its socket).
 
 Every attacker connects from this machine, as the measuring client does, so together they stay
 under the edge's per-address connection cap: what is measured is the edge's memory and the cost
@@ -13,13 +17,29 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
 
 from benchmarks import load
 from benchmarks import platform as berth_up
 
 BIG_HEADER = 64 << 20  # the issue's attack: four connections each sending an unfinished 64 MiB header
 CHUNK = 1 << 20
+FLOW_APP = Path(__file__).resolve().parent / "apps" / "flow.py"
+UPLOAD_BYTES = 8_000_000  # the issue's "8 MB upload into a blocking app"
+SETTLE_SECONDS = 2.0  # an attack in full swing before the victim is timed
+
+Wrk = Callable[[str, str, str, int, int, float], load.WrkResult]
+
+
+class Attack(Protocol):
+    description: str
+
+    def start(self) -> None: ...
+
+    def stop(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -44,6 +64,10 @@ class HeaderAttack:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self.description = (
+            f"{big} connections each sending an unfinished {BIG_HEADER >> 20} MiB header "
+            f"(reconnecting when refused) and {slow} sending one header line a second, to {host}"
+        )
 
     def start(self) -> None:
         self._threads = [threading.Thread(target=self._big_loop, daemon=True) for _ in range(self.big)]
@@ -51,11 +75,11 @@ class HeaderAttack:
         for thread in self._threads:
             thread.start()
 
-    def stop(self) -> AttackStats:
+    def stop(self) -> dict[str, Any]:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=30)
-        return self.stats
+        return asdict(self.stats)
 
     def _connect(self) -> socket.socket:
         return socket.create_connection(("127.0.0.1", self.port), timeout=10)
@@ -125,17 +149,82 @@ class HeaderAttack:
         return True
 
 
-def measure(
-    wrk: Callable[[str, str, str, int, int, float], load.WrkResult],
-    platform: berth_up.Platform,
-    victim: berth_up.Endpoint,
-    target: berth_up.Endpoint,
-    seconds: float,
+class WebSocketFlood:
+    """`clients` WebSocket connections to an app that pushes 64 KiB messages to each in a loop;
+    none of them reads (each takes one message, then leaves the rest in the kernel's buffers)."""
+
+    def __init__(self, target: berth_up.Endpoint, clients: int = 1) -> None:
+        self.target = target
+        self.clients = clients
+        self._connections: list[Any] = []
+        self.description = f"{clients} WebSocket client(s) that never read, the app pushing 64 KiB messages"
+
+    def start(self) -> None:
+        from websockets.sync.client import connect
+
+        for _ in range(self.clients):
+            sock = socket.create_connection(("127.0.0.1", self.target.port), timeout=30)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+            self._connections.append(
+                connect(f"ws://{self.target.host}/flood", sock=sock, max_queue=1, close_timeout=2)
+            )
+
+    def stop(self) -> dict[str, Any]:
+        pushed = _flow_status(self.target)["flood_sent"]
+        for connection in self._connections:
+            try:
+                connection.close()
+            except Exception:  # noqa: BLE001 - a client that never read may close uncleanly
+                pass
+        return {"clients": self.clients, "app_pushed_mib": round(pushed / (1 << 20), 1)}
+
+
+class BlockingUpload:
+    """One upload of UPLOAD_BYTES into an app whose handler blocks its event loop `block` seconds
+    first, so its container reads nothing from its socket meanwhile."""
+
+    def __init__(self, target: berth_up.Endpoint, block: float) -> None:
+        self.target = target
+        self.block = block
+        self._result: list[load.Transfer | Exception] = []
+        self._thread = threading.Thread(target=self._upload, daemon=True)
+        self.description = (
+            f"a {UPLOAD_BYTES / 1e6:g} MB upload into an app blocking its event loop {block:g} s"
+        )
+
+    def _upload(self) -> None:
+        try:
+            path = f"/upload?block={self.block:g}"
+            self._result.append(
+                load.upload(self.target.port, self.target.host, path, UPLOAD_BYTES, self.block + 60)
+            )
+        except Exception as exc:  # noqa: BLE001 - reported in the stats
+            self._result.append(exc)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> dict[str, Any]:
+        self._thread.join(timeout=self.block + 90)
+        result = self._result[0] if self._result else TimeoutError("the upload did not end")
+        if isinstance(result, Exception):
+            return {"upload": f"failed: {type(result).__name__}: {result}"}
+        return {"upload_status": result.status, "upload_answer": result.answer[:100].decode(errors="replace")}
+
+
+def _flow_status(target: berth_up.Endpoint) -> dict[str, Any]:
+    response = httpx.get(target.target + "status", headers={"host": target.host}, timeout=120)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def under_attack(
+    wrk: Wrk, platform: berth_up.Platform, victim: berth_up.Endpoint, attack: Attack, seconds: float
 ) -> dict[str, Any]:
-    """The victim's warm p50 (c1) quiet, then again while `target` is under the header attack,
-    and the edge's and agent's RSS growth meanwhile (peak minus before)."""
+    """The victim's warm p50 (c1) quiet, then again while `attack` runs, and the edge's and the
+    agent's RSS growth meanwhile (peak minus before)."""
     quiet = wrk(victim.target, victim.host, "/", 1, 1, seconds)
-    procs = berth_up.platform_processes(platform.process.pid, platform.home)
+    procs = berth_up.platform_processes(platform.process.pid, platform.home, platform.runtime)
     watched = {pid: label for pid, label in procs.items() if label in ("services.edge", "services.agent")}
     peaks_reset = all(berth_up.reset_peak_rss(pid) for pid in watched)
     before = {pid: berth_up.memory_kib(pid).get("VmRSS", 0) for pid in watched}
@@ -149,10 +238,9 @@ def measure(
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    attack = HeaderAttack(target.port, target.host)
     attack.start()
     try:
-        time.sleep(2.0)  # the attack in full swing before measuring
+        time.sleep(SETTLE_SECONDS)  # the attack in full swing before measuring
         during = wrk(victim.target, victim.host, "/", 1, 1, seconds)
     finally:
         stats = attack.stop()
@@ -163,12 +251,11 @@ def measure(
         peak = max(peaks[pid], berth_up.memory_kib(pid).get("VmHWM", 0) if peaks_reset else 0)
         growth[label] = round((peak - before[pid]) / 1024, 1)
     p50_quiet = quiet.percentiles_us["p50"] / 1000
-    # No answer at all during the attack (an edge stalled parsing the headers) has no p50: None.
+    # No answer at all during the attack (an edge or agent stalled) has no p50: None.
     p50_during = during.percentiles_us["p50"] / 1000 if during.requests else None
     return {
-        "attack": f"{attack.big} connections each sending an unfinished {BIG_HEADER >> 20} MiB header "
-        f"(reconnecting when refused) and {attack.slow} sending one header line a second, to {target.host}",
-        "stats": asdict(stats),
+        "attack": attack.description,
+        "stats": stats,
         "rss_growth_mib": growth,
         "peak_from": "VmHWM and 50 ms samples" if peaks_reset else "50 ms samples of VmRSS",
         "victim": victim.host,
@@ -178,3 +265,73 @@ def measure(
         "p50_during_ms": None if p50_during is None else round(p50_during, 3),
         "p50_ratio": None if p50_during is None or not p50_quiet else round(p50_during / p50_quiet, 2),
     }
+
+
+def measure(
+    wrk: Wrk,
+    platform: berth_up.Platform,
+    victim: berth_up.Endpoint,
+    target: berth_up.Endpoint,
+    seconds: float,
+) -> dict[str, Any]:
+    """The header attack on `target` while the victim is timed."""
+    return under_attack(wrk, platform, victim, HeaderAttack(target.port, target.host), seconds)
+
+
+def measure_flow(
+    wrk: Wrk, platform: berth_up.Platform, victim: berth_up.Endpoint, seconds: float
+) -> dict[str, dict[str, Any]]:
+    """The flow-control attacks on an app of their own (benchmarks/apps/flow.py), one after the
+    other, while the victim (another app on the same agent) is timed."""
+    target = next(iter(platform.deploy(FLOW_APP).values()))
+    _flow_status(target)  # boots its container before anything is timed
+    out = {
+        "ws_flood": under_attack(wrk, platform, victim, WebSocketFlood(target), seconds),
+        "blocking_upload": under_attack(
+            wrk, platform, victim, BlockingUpload(target, SETTLE_SECONDS + seconds + 2.0), seconds
+        ),
+    }
+    platform.stop_app("bench-flow")
+    return out
+
+
+FLOW_ROWS = (
+    ("ws_flood", "WS flood to a non-reading client"),
+    ("blocking_upload", "8 MB upload into a blocking app"),
+)
+
+
+def flow_rows(
+    flow: dict[str, dict[str, Any]] | None, goal_rss_mib: float, goal_p50_ratio: float
+) -> list[tuple[str, str, str, str, str, str]]:
+    """(metric, platform, baseline, delta, goal, result) rows of measure_flow's results: the edge's
+    and the agent's RSS growth, and the victim's warm p50 during the attack against before it."""
+    out: list[tuple[str, str, str, str, str, str]] = []
+    for key, label in FLOW_ROWS:
+        item = (flow or {}).get(key)
+        if not item:
+            continue
+        growth = item["rss_growth_mib"]
+        worst = max(growth.values(), default=0.0)
+        out.append(
+            (
+                f"{label}: edge/agent RSS growth",
+                " / ".join(f"{growth.get(k, 0):.1f}" for k in ("services.edge", "services.agent")) + " MiB",
+                "-",
+                ", ".join(f"{k} {v}" for k, v in item["stats"].items()),
+                f"< {goal_rss_mib:g} MiB",
+                "pass" if worst < goal_rss_mib else "MISS",
+            )
+        )
+        ratio = item["p50_ratio"]
+        out.append(
+            (
+                f"{label}: other app's warm p50 during, c1",
+                "no answer" if ratio is None else f"{item['p50_during_ms']:.3f} ms",
+                f"{item['p50_quiet_ms']:.3f} ms",
+                "x-" if ratio is None else f"x{ratio:.2f}",
+                f"<= {goal_p50_ratio:g}x before",
+                "pass" if ratio is not None and ratio <= goal_p50_ratio else "MISS",
+            )
+        )
+    return out

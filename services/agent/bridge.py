@@ -3,18 +3,34 @@
 Edges address a container by its data subject and name each stream by the NATS reply subject it
 wants answers on. The container's socket carries many streams at once, so the bridge gives each
 stream a local id and maps it back to its reply subject.
+
+Frames for the container go through its ContainerWriter (services/agent/container_writer.py): the
+NATS callback that calls `from_edge` serves every container here, so it only queues and never
+waits for one. A frame that does not fit the container's bounded queue fails its stream with a 503
+(the container is told to cancel it); control frames (credit, cancel, close) always get through.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import time
 
 from nats.aio.client import Client
 
-from berth._runtime.frames import encode, read_payload
+from berth._wire.frames import encode, read_payload
 from berth.v1 import bus_pb2
+from services.agent.container_writer import QUEUE_BYTES, ContainerWriter
+from services.common import logs
+
+log = logging.getLogger("berth.agent")
+
+OVERFLOW = (
+    f"the app is not reading its input: the container's queue of {QUEUE_BYTES >> 20} MiB is full "
+    "(is its event loop blocked?)"
+)
+# Frames the edge sends that are small and few per stream: never refused for a full queue.
+_CONTROL = frozenset({"credit", "cancel", "ws_close"})
 
 
 def _ends_from_container(frame: bus_pb2.Frame) -> bool:
@@ -38,7 +54,7 @@ class Bridge:
         self._nc = nc
         self.container_id = container_id
         self.data_subject = data_subject
-        self._writer: asyncio.StreamWriter | None = None
+        self._out: ContainerWriter | None = None
         self._by_reply: dict[str, int] = {}
         self._replies: dict[int, str] = {}
         self._next_stream = 1
@@ -50,17 +66,18 @@ class Bridge:
         return len(self._replies)
 
     def attach(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> asyncio.Task[None]:
-        self._writer = writer
+        self._out = ContainerWriter(writer)
         return asyncio.create_task(self._pump_from_container(reader), name=f"bridge-{self.container_id}")
 
     def send_control(self, frame: bus_pb2.Frame) -> None:
-        if self._writer is not None and not self._writer.is_closing():
-            self._writer.write(encode(frame))
+        if self._out is not None:
+            self._out.offer(encode(frame), force=True)
 
     async def from_edge(self, reply: str, data: bytes) -> None:
-        """A frame the edge published for this container."""
+        """A frame the edge published for this container. Queues it; awaits only the bus."""
         frame = bus_pb2.Frame.FromString(data)
-        if frame.WhichOneof("kind") == "request":
+        kind = frame.WhichOneof("kind")
+        if kind == "request":
             stream = self._next_stream
             self._next_stream += 1
             self._by_reply[reply] = stream
@@ -73,14 +90,23 @@ class Bridge:
             if _ends_from_edge(frame):
                 self._end(stream)
         frame.stream = stream
-        writer = self._writer
-        if writer is None or writer.is_closing():
+        out = self._out
+        if out is None or out.closed:
             await self._fail(reply, 503, "the container is not running")
             self._end(stream)
             return
-        writer.write(encode(frame))
-        if writer.transport.get_write_buffer_size() > 1 << 20:
-            await writer.drain()
+        if out.offer(encode(frame), force=kind in _CONTROL):
+            return
+        if out.closed:
+            await self._fail(reply, 503, "the container is not running")
+            self._end(stream)
+            return
+        # The container is not reading its socket: this stream fails, nobody else waits.
+        logs.event(log, "container input full", logging.WARNING, container=self.container_id, stream=stream)
+        self._end(stream)
+        if kind != "request":  # the container saw the stream start: tell it the stream is over
+            out.offer(encode(bus_pb2.Frame(stream=stream, cancel=bus_pb2.Cancel())), force=True)
+        await self._fail(reply, 503, OVERFLOW)
 
     async def _pump_from_container(self, reader: asyncio.StreamReader) -> None:
         while (data := await read_payload(reader)) is not None:
@@ -114,9 +140,8 @@ class Bridge:
         for stream, reply in list(self._replies.items()):
             await self._fail(reply, status, message)
             self._end(stream)
-        if self._writer is not None:
-            with contextlib.suppress(Exception):
-                self._writer.close()
+        if self._out is not None:
+            await self._out.close()
 
     async def _fail(self, reply: str, status: int, message: str) -> None:
         error = bus_pb2.Frame(error=bus_pb2.StreamError(status=status, message=message))

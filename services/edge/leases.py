@@ -3,6 +3,10 @@
 A warm request takes a free slot here without any bus round trip to the scheduler. Requests that
 find no free slot queue in arrival order; the edge then tells the scheduler how many wait (Demand),
 and the scheduler answers by leasing more (booting containers if needed).
+
+The edge keeps a pool's state only while it holds a lease or a waiter there (`on_unused` tells the
+edge when neither is left), so its memory follows the scheduler's live pools: those go away once
+idle, and a refused parameter set leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ DEMAND_REFRESH = 1.0
 
 
 class PoolFailed(Exception):
-    """The scheduler could not serve the pool; `status` and the message go to the client."""
+    """The scheduler could not serve the pool; `status` and the message go to the client, with
+    `retry_after` seconds as a Retry-After when the scheduler gave one."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, retry_after: int = 0) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -41,10 +47,13 @@ class PoolSlots:
         key: bus_pb2.PoolKey,
         ask: Callable[[bus_pb2.PoolKey, int, int], Coroutine[Any, Any, None]],
         released: Callable[[str], Coroutine[Any, Any, None]],
+        *,
+        on_unused: Callable[[PoolSlots], None] | None = None,
     ) -> None:
         self.key = key
         self._ask = ask
         self._released = released
+        self._on_unused = on_unused
         self.leases: dict[str, Lease] = {}
         self._waiters: collections.deque[asyncio.Future[Lease]] = collections.deque()
         self._asking = False
@@ -67,9 +76,11 @@ class PoolSlots:
         self._ask_soon()
         try:
             return await asyncio.wait_for(asyncio.shield(waiter), timeout)
-        except TimeoutError:
+        except BaseException:
+            # Timed out, or the request was cancelled (its client left): a slot granted at the
+            # last moment must go back, or it stays taken until the lease is revoked.
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self.release(waiter.result())  # granted at the last moment: give it back
+                self.release(waiter.result())
             else:
                 waiter.cancel()
             raise
@@ -78,9 +89,15 @@ class PoolSlots:
                 waiter.cancel()
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
+            self._settle()
 
     def unused(self) -> bool:
         return not self.leases and not self._waiters
+
+    def _settle(self) -> None:
+        """Tells the owner when the pool holds nothing any more, so it can forget it."""
+        if self._on_unused is not None and self.unused():
+            self._on_unused(self)
 
     def _waiting(self) -> int:
         return sum(1 for w in self._waiters if not w.done())
@@ -126,6 +143,7 @@ class PoolSlots:
         if lease.revoked:
             if lease.inflight == 0 and self.leases.pop(lease.container_id, None) is not None:
                 asyncio.get_running_loop().create_task(self._released(lease.container_id))
+                self._settle()
             return
         self._hand_over(lease)
 
@@ -156,6 +174,7 @@ class PoolSlots:
         if self._waiters and self._free() is None:
             self._asked_for = 0
             self._ask_soon()
+        self._settle()
 
     def drop(self, container_id: str) -> None:
         """The container is gone; forget the lease without waiting for its streams, and make sure
@@ -166,10 +185,12 @@ class PoolSlots:
         if self._waiters and self._free() is None:
             self._asked_for = 0
             self._ask_soon()
+        self._settle()
 
-    def fail(self, status: int, message: str) -> None:
+    def fail(self, status: int, message: str, *, retry_after: int = 0) -> None:
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_exception(PoolFailed(status, message))
+                waiter.set_exception(PoolFailed(status, message, retry_after=retry_after))
         self._asked_for = 0
+        self._settle()

@@ -52,6 +52,8 @@ class EdgeLimits:
     max_connections: int = 4096
     max_connections_per_ip: int = 256  # 0: no cap per address (behind a proxy all share its address)
     pending_head_budget: int = 32 << 20
+    # A request body with no bytes for this long while more are due: 408 (services/edge/proxy.py).
+    body_timeout: float = 30.0
 
 
 class Connections:

@@ -1,4 +1,11 @@
-"""Serving one WebSocket through a leased container slot: two message streams on one channel."""
+"""Serving one WebSocket through a leased container slot: two message streams on one channel.
+
+Both are flow-controlled like bodies (berth._wire.flow): the client's messages go to the container
+only within its credit (meanwhile the next one is not read, so uvicorn stops reading the client's
+socket and TCP holds the client back), and the app's messages are acknowledged as the client's
+connection takes them, so an app pushing to a client that never reads blocks in its send(). The
+relay aborts a stream whose container sends past its credit (close 1011).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +14,15 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from berth._wire.flow import MAX_WS_MESSAGE, cost, text_size
 from berth.v1 import bus_pb2
 from services.edge.failures import Failure
 from services.edge.leases import Lease
 from services.edge.proxy import request_head
 from services.edge.relay import Relay, Stream
 
-# Guide: "WebSocket messages can be up to 2 MiB each."
-MAX_MESSAGE = 2 * 1024 * 1024
+# Guide: "WebSocket messages can be up to 2 MiB each." (uvicorn's ws_max_size enforces it: 1009)
+MAX_MESSAGE = MAX_WS_MESSAGE
 ACCEPT_TIMEOUT = 60.0
 
 
@@ -53,42 +61,86 @@ async def relay_websocket(
             }
         )
         pump = asyncio.create_task(_client_to_container(receive, stream, subject))
-        await _container_to_client(send, stream, describe)
+        await _container_to_client(send, stream, subject, describe)
     finally:
         if pump is not None:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
+            if not stream.ended:
+                # The client left while a send to it or a wait for credit was under way: the
+                # container must hear of it (a second word after the pump's ws_close is moot).
+                await _cancel(stream, subject)
         stream.close()
 
 
 async def _client_to_container(receive: Any, stream: Stream, subject: str) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "websocket.disconnect":
-            close = bus_pb2.WebSocketClose(code=message.get("code", 1005), reason=message.get("reason") or "")
-            await stream.send(subject, bus_pb2.Frame(ws_close=close))
-            # Wake the other direction: the client is gone, nothing more will be read.
-            stream.frames.put_nowait(bus_pb2.Frame(ws_close=close))
-            return
-        if message.get("text") is not None:
-            payload = bus_pb2.WebSocketMessage(text=message["text"])
-        else:
-            payload = bus_pb2.WebSocketMessage(binary=message.get("bytes") or b"")
-        await stream.send(subject, bus_pb2.Frame(ws_message=payload))
+    window = stream.window
+    reading: asyncio.Future[Any] | None = None  # a receive() kept going while waiting for credit
+    try:
+        while True:
+            message = await (reading if reading is not None else receive())
+            reading = None
+            if message["type"] == "websocket.disconnect":
+                close = bus_pb2.WebSocketClose(
+                    code=message.get("code", 1005), reason=message.get("reason") or ""
+                )
+                await stream.send(subject, bus_pb2.Frame(ws_close=close))
+                # Wake the other direction: the client is gone, nothing more will be read.
+                stream.frames.put_nowait(bus_pb2.Frame(ws_close=close))
+                return
+            text = message.get("text")
+            if text is not None:
+                size = text_size(text)
+                payload = bus_pb2.WebSocketMessage(text=text)
+            else:
+                data = message.get("bytes") or b""
+                size = len(data)
+                payload = bus_pb2.WebSocketMessage(binary=data)
+            if window.available <= 0:
+                # The app is not reading: hold this message until it grants credit. One receive()
+                # stays open meanwhile, so a client that leaves is noticed at once (uvicorn reads
+                # no further than that one message).
+                reading = asyncio.ensure_future(receive())
+                credit = asyncio.ensure_future(window.wait())
+                try:
+                    await asyncio.wait({reading, credit}, return_when="FIRST_COMPLETED")
+                finally:
+                    credit.cancel()
+                if reading.done() and reading.result()["type"] == "websocket.disconnect":
+                    continue  # the held message is moot
+                await window.wait()
+            if window.closed:
+                return
+            window.spend(cost(size))
+            await stream.send(subject, bus_pb2.Frame(ws_message=payload))
+    finally:
+        if reading is not None:
+            reading.cancel()
 
 
-async def _container_to_client(send: Any, stream: Stream, describe: Describe) -> None:
+async def _container_to_client(send: Any, stream: Stream, subject: str, describe: Describe) -> None:
     while True:
         # An open WebSocket may be quiet for hours; the stream ends on close from either side.
         frame = await stream.frames.get()
         kind = frame.WhichOneof("kind")
         if kind == "ws_message":
             message = frame.ws_message
-            if message.WhichOneof("data") == "text":
-                await send({"type": "websocket.send", "text": message.text})
-            else:
-                await send({"type": "websocket.send", "bytes": message.binary})
+            try:
+                if message.WhichOneof("data") == "text":
+                    text = message.text
+                    size = cost(text_size(text))
+                    await send({"type": "websocket.send", "text": text})
+                else:
+                    data = message.binary
+                    size = cost(len(data))
+                    await send({"type": "websocket.send", "bytes": data})
+            except OSError:
+                return  # the client is gone (uvicorn's ClientDisconnected)
+            # uvicorn's send() waits while the client's connection takes nothing: acknowledge.
+            grant = stream.inbound.consumed(size, end=False)
+            if grant:
+                await stream.send(subject, bus_pb2.Frame(credit=bus_pb2.Credit(bytes=grant)))
         elif kind == "ws_close":
             with contextlib.suppress(Exception):
                 await send(

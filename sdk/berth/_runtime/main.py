@@ -11,10 +11,10 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from berth._wire.frames import FrameWriter, WireError, read_frame
 from berth.v1 import bus_pb2
 
 from . import hooks, loader
-from .frames import FrameError, FrameWriter, read_frame
 from .lifespan import Lifespan, LifespanFailed
 from .proxy import PortTimeout
 from .server import Server
@@ -80,7 +80,7 @@ class Runner:
                     server.dispatch(frame)
                 elif frame.WhichOneof("kind") == "shutdown":
                     self.request_stop(frame.shutdown.grace_seconds)
-        except (FrameError, ConnectionError) as exc:
+        except (WireError, ConnectionError) as exc:
             print(f"berth: agent connection failed: {exc}", file=sys.stderr)
         self.request_stop()
 

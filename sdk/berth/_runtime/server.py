@@ -5,9 +5,11 @@ as ONE `response` frame with `end=True`. A head is flushed when the body ends, w
 HEAD_WINDOW seconds pass with the body still open (so streams start promptly), or when the
 held body exceeds HOLD_LIMIT bytes. After the head, every body message is sent at once.
 
-Bodies are flow-controlled both ways (see flow.py): receive() grants the edge credit as the app
-consumes request body, and send() waits for the edge's credit before it has more than WINDOW
-bytes of response body unacknowledged.
+Bodies and WebSocket messages are flow-controlled both ways (berth._wire.flow): receive() grants
+the edge credit as the app consumes request body or messages, and send() waits for the edge's
+credit before it has more than WINDOW of response body or messages unacknowledged. A stream whose
+edge sends past the credit it was granted is aborted (an error frame for HTTP, close 1011 for a
+WebSocket), so what a stream holds here stays bounded whoever is at the other end.
 """
 
 from __future__ import annotations
@@ -18,10 +20,18 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from berth._wire.flow import (
+    MAX_WS_MESSAGE,
+    WS_TOO_BIG,
+    ReceiveWindow,
+    SendWindow,
+    cost,
+    text_size,
+    ws_cost,
+)
+from berth._wire.frames import FrameWriter
 from berth.v1 import bus_pb2
 
-from .flow import Acknowledger, SendWindow
-from .frames import FrameWriter
 from .scope import build_scope
 from .types import ASGIApp, Message
 
@@ -33,6 +43,8 @@ _DISCONNECT = {"type": "http.disconnect"}
 _END = bus_pb2.Frame()  # queued to wake a receive() when the stream is over
 # Before accept, closing answers the upgrade with HTTP 403 (ASGI spec); ws_close carries code 403.
 WS_DENIED = 403
+WS_INTERNAL_ERROR = 1011
+OVERRUN = "the edge sent past its flow-control credit; the stream was aborted"
 
 
 def _headers(raw: Any) -> list[bus_pb2.Header]:
@@ -44,20 +56,47 @@ class _Stream:
         self.server = server
         self.id = stream_id
         self.head = head
+        # Bounded by `inbound`: the edge may have at most a window of body or messages queued here.
         self.queue: asyncio.Queue[bus_pb2.Frame] = asyncio.Queue()
         self.cancelled = False
-        # Response body credit from the edge; WebSockets never wait on it.
+        self.overran = False
+        # Credit from the edge for what this stream sends (response body or the app's messages).
         self.window = SendWindow()
+        # What the edge sends (request body or the client's messages), checked against its credit.
+        self.inbound = ReceiveWindow()
 
     def feed(self, frame: bus_pb2.Frame) -> None:
+        if self.overran:
+            return
         kind = frame.WhichOneof("kind")
         if kind == "credit":
             self.window.grant(frame.credit.bytes)
             return
-        if kind == "cancel":
+        if kind == "body":
+            if not self.inbound.arrived(cost(len(frame.body.data))):
+                self.overrun()
+                return
+        elif kind == "ws_message":
+            if not self.inbound.arrived(ws_cost(frame.ws_message)):
+                self.overrun()
+                return
+        elif kind == "cancel":
             self.cancelled = True
             self.window.close()
         self.queue.put_nowait(frame)
+
+    def overrun(self) -> None:
+        """The edge sent past its credit: end the stream here and at the agent."""
+        print(f"berth: stream {self.id}: {OVERRUN}", file=sys.stderr)
+        self.overran = True
+        self.window.close()
+        self.queue.put_nowait(_END)
+
+    def consumed(self, size: int, *, end: bool) -> None:
+        """The app took `size` of request body or messages: grant the edge credit once a batch is due."""
+        grant = self.inbound.consumed(size, end=end)
+        if grant:
+            self.send_frame(bus_pb2.Frame(credit=bus_pb2.Credit(bytes=grant)))
 
     def send_frame(self, frame: bus_pb2.Frame) -> None:
         frame.stream = self.id
@@ -78,31 +117,36 @@ class HttpStream(_Stream):
         self.head_sent = False
         self.done = False
         self.timer: asyncio.TimerHandle | None = None
-        self.ack = Acknowledger()
+        # The head's body came within the edge's first credit, like any chunk.
+        self.inbound.arrived(cost(len(head.body)))
 
     async def receive(self) -> Message:
         if self.first:
             self.first = False
-            self._consumed(len(self.head.body), end=self.head.end)
-            return {"type": "http.request", "body": self.head.body, "more_body": not self.head.end}
-        while not self.cancelled and not self.done:
+            body = self.head.body
+            self.consumed(cost(len(body)), end=self.head.end)
+            return {"type": "http.request", "body": body, "more_body": not self.head.end}
+        while not self.cancelled and not self.done and not self.overran:
             frame = await self.queue.get()
             if frame is _END:
                 break
             kind = frame.WhichOneof("kind")
             if kind == "body" and not self.body_done:
-                self.body_done = frame.body.end
-                self._consumed(len(frame.body.data), end=frame.body.end)
-                return {"type": "http.request", "body": frame.body.data, "more_body": not frame.body.end}
+                chunk = frame.body
+                data = chunk.data
+                self.body_done = chunk.end
+                self.consumed(cost(len(data)), end=chunk.end)
+                return {"type": "http.request", "body": data, "more_body": not chunk.end}
             if kind == "cancel":
                 break
         return dict(_DISCONNECT)
 
-    def _consumed(self, size: int, *, end: bool) -> None:
-        """The app took `size` request body bytes: grant the edge credit once a batch is due."""
-        grant = self.ack.consumed(size, end=end)
-        if grant:
-            self.send_frame(bus_pb2.Frame(credit=bus_pb2.Credit(bytes=grant)))
+    def overrun(self) -> None:
+        super().overrun()
+        self._finish_timer()
+        if not self.done:
+            self.done = True
+            self.send_frame(bus_pb2.Frame(error=bus_pb2.StreamError(status=502, message=OVERRUN)))
 
     def _flush_head(self) -> bytes:
         """Sends the head with up to MAX_FRAME_BODY of the held body; returns the rest, which the
@@ -115,7 +159,7 @@ class HttpStream(_Stream):
         body = b"".join(self.held)
         self.held.clear()
         first, rest = body[:MAX_FRAME_BODY], body[MAX_FRAME_BODY:]
-        self.window.spend(len(first))
+        self.window.spend(cost(len(first)))
         self.send_frame(
             bus_pb2.Frame(
                 response=bus_pb2.ResponseHead(
@@ -130,12 +174,12 @@ class HttpStream(_Stream):
         size = len(data)
         for start in range(0, size, MAX_FRAME_BODY) or range(1):
             await self.window.wait()
-            if self.cancelled:
+            if self.cancelled or self.overran:
                 self.done = True
                 raise OSError("the client disconnected")
             piece = data[start : start + MAX_FRAME_BODY]
             end = not more and start + MAX_FRAME_BODY >= size
-            self.window.spend(len(piece))
+            self.window.spend(cost(len(piece)))
             self.send_frame(bus_pb2.Frame(response_body=bus_pb2.Chunk(data=piece, end=end)))
 
     async def send(self, message: Message) -> None:
@@ -155,7 +199,7 @@ class HttpStream(_Stream):
             raise RuntimeError("ASGI app sent http.response.body after the response ended")
         data = bytes(message.get("body", b""))
         more = bool(message.get("more_body", False))
-        if self.cancelled:
+        if self.cancelled or self.overran:
             self.done = True
             raise OSError("the client disconnected")
         if not self.head_sent:
@@ -227,18 +271,31 @@ class WebSocketStream(_Stream):
         self.connected = False
         self.accepted = False
         self.closed = False
+        self.peer_closed = False  # the edge closed (the client left): nothing more goes out
+        self.close_code = 1006
+
+    def feed(self, frame: bus_pb2.Frame) -> None:
+        if frame.WhichOneof("kind") == "ws_close":
+            self.peer_closed = True
+            self.window.close()  # an app waiting for credit to send has nobody to send to now
+        super().feed(frame)
 
     async def receive(self) -> Message:
         if not self.connected:
             self.connected = True
             return {"type": "websocket.connect"}
-        while not self.closed and not self.cancelled:
+        while not self.closed and not self.cancelled and not self.overran:
             frame = await self.queue.get()
             kind = frame.WhichOneof("kind")
             if kind == "ws_message":
-                if frame.ws_message.WhichOneof("data") == "text":
-                    return {"type": "websocket.receive", "text": frame.ws_message.text}
-                return {"type": "websocket.receive", "bytes": frame.ws_message.binary}
+                ws = frame.ws_message
+                if ws.WhichOneof("data") == "text":
+                    text = ws.text
+                    self.consumed(cost(text_size(text)), end=False)
+                    return {"type": "websocket.receive", "text": text}
+                data = ws.binary
+                self.consumed(cost(len(data)), end=False)
+                return {"type": "websocket.receive", "bytes": data}
             if kind == "ws_close":
                 self.closed = True
                 return {
@@ -249,11 +306,20 @@ class WebSocketStream(_Stream):
             if kind == "cancel" or frame is _END:
                 break
         self.closed = True
-        return {"type": "websocket.disconnect", "code": 1006, "reason": ""}
+        return {"type": "websocket.disconnect", "code": self.close_code, "reason": ""}
+
+    def overrun(self) -> None:
+        super().overrun()
+        self.close_code = WS_INTERNAL_ERROR
+        if not self.closed:
+            self.closed = True
+            self.send_frame(
+                bus_pb2.Frame(ws_close=bus_pb2.WebSocketClose(code=WS_INTERNAL_ERROR, reason=OVERRUN))
+            )
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
-        if self.closed or self.cancelled:
+        if self.closed or self.cancelled or self.overran or self.peer_closed:
             return
         if kind == "websocket.accept":
             self.accepted = True
@@ -268,10 +334,20 @@ class WebSocketStream(_Stream):
         elif kind == "websocket.send":
             if not self.accepted:
                 raise RuntimeError("ASGI app sent websocket.send before websocket.accept")
-            if message.get("text") is not None:
-                ws = bus_pb2.WebSocketMessage(text=message["text"])
+            text = message.get("text")
+            if text is not None:
+                size = text_size(text)
+                ws = bus_pb2.WebSocketMessage(text=text)
             else:
-                ws = bus_pb2.WebSocketMessage(binary=message.get("bytes") or b"")
+                data = message.get("bytes") or b""
+                size = len(data)
+                ws = bus_pb2.WebSocketMessage(binary=data)
+            if size > MAX_WS_MESSAGE:
+                self._too_big(size)
+            await self.window.wait()
+            if self.closed or self.cancelled or self.overran or self.peer_closed:
+                return
+            self.window.spend(cost(size))
             self.send_frame(bus_pb2.Frame(ws_message=ws))
             await self.server.writer.drain()
         elif kind == "websocket.close":
@@ -286,8 +362,15 @@ class WebSocketStream(_Stream):
                 )
             )
 
+    def _too_big(self, size: int) -> None:
+        """Closes with 1009 and tells the app why: the edge would hold such a message whole."""
+        self.closed = True
+        reason = f"message of {size} bytes is over the {MAX_WS_MESSAGE >> 20} MiB limit"
+        self.send_frame(bus_pb2.Frame(ws_close=bus_pb2.WebSocketClose(code=WS_TOO_BIG, reason=reason)))
+        raise ValueError(f"WebSocket {reason}; the connection was closed with code {WS_TOO_BIG}")
+
     def fail(self, exc: BaseException | None) -> None:
-        if self.closed or self.cancelled:
+        if self.closed or self.cancelled or self.overran or self.peer_closed:
             return
         self.closed = True
         if exc is not None and not self.accepted:

@@ -7,9 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from berth._wire.flow import MAX_WS_MESSAGE
+
 from .types import Receive, Scope, Send
 
-MAX_MESSAGE = 2 * 1024 * 1024 + 1024
+# The upstream's messages, as the edge takes them from clients (bigger ones: close code 1009).
+MAX_MESSAGE = MAX_WS_MESSAGE
 _SKIPPED = {
     b"host",
     b"upgrade",

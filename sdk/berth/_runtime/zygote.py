@@ -6,7 +6,7 @@ it to fork each container instead of starting a fresh `python -m berth._runtime`
 
 At start the zygote imports the runner and the libraries a container is likely to need (PRELOAD,
 each only if the image has it), then serves the agent over the inherited socket `--fd` (messages in
-berth._runtime.zygote_wire). It stays single-threaded: fork() copies only the calling thread, so a
+berth._wire.zygote). It stays single-threaded: fork() copies only the calling thread, so a
 thread started before fork would be missing, with whatever locks it held, in every container.
 
 A forked child becomes exactly what `python -m berth._runtime` would be: its own session, the
@@ -35,11 +35,12 @@ import traceback
 from collections.abc import Iterable
 from typing import Any
 
+from berth._wire.codec import WireError, encode
+from berth._wire.zygote import ENVIRON_SPACE_VARIABLE, FDS_PER_FORK, decoder
 from berth.v1 import bus_pb2
 
 from . import isolation, netns
 from . import main as runner
-from .zygote_wire import ENVIRON_SPACE_VARIABLE, FDS_PER_FORK, Decoder, WireError, encode
 
 # Imported at start when the image has them; a container that needs one then skips the import.
 PRELOAD = (
@@ -80,7 +81,7 @@ def _path_entries(value: str) -> list[str]:
 class Zygote:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.decoder = Decoder()
+        self.decoder = decoder()
         self.fds: list[int] = []
         self.children: set[int] = set()
         # sys.path without the zygote's cwd (`-m` puts it first) and its own PYTHONPATH entries;

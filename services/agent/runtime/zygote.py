@@ -6,7 +6,7 @@ images no longer used stay too: one idle process each, ~40-60 MB). A zygote that
 again on the next launch; one that failed to start is not retried for RETRY_AFTER seconds, and the
 runtime starts fresh interpreters meanwhile.
 
-The agent talks to each over a unix socket pair (berth._runtime.zygote_wire). A fork request sends
+The agent talks to each over a unix socket pair (berth._wire.zygote). A fork request sends
 the container's stdin, stdout and stderr as SCM_RIGHTS; the zygote answers with the child's pid
 and later reports its exit code. The child is the zygote's, not the agent's: its exit code comes
 from that report, and if the zygote dies first, a pidfd tells when the child ends.
@@ -25,7 +25,8 @@ import socket
 import time
 from collections.abc import Iterable, Mapping
 
-from berth._runtime.zygote_wire import ENVIRON_SPACE, ENVIRON_SPACE_VARIABLE, Decoder, WireError, encode
+from berth._wire.codec import WireError, encode
+from berth._wire.zygote import ENVIRON_SPACE, ENVIRON_SPACE_VARIABLE, decoder
 from berth.v1 import bus_pb2
 from services.common import logs
 
@@ -78,7 +79,7 @@ class Zygote:
         self.alive = False
         self._process: asyncio.subprocess.Process | None = None
         self._sock: socket.socket | None = None
-        self._decoder = Decoder()
+        self._decoder = decoder()
         self._ids = itertools.count(1)
         self._ready: asyncio.Future[bus_pb2.ZygoteReady] | None = None
         self._pending: dict[int, asyncio.Future[bus_pb2.ZygoteForked]] = {}

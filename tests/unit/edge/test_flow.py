@@ -5,7 +5,7 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
-from berth._runtime.flow import WINDOW
+from berth._wire.flow import WINDOW
 from berth.v1 import bus_pb2
 from services.edge.proxy import CHUNK, _pump_body
 from services.edge.relay import Relay
@@ -14,6 +14,8 @@ MIB = 1024 * 1024
 
 
 class FakeNats:
+    is_connected = True
+
     def __init__(self) -> None:
         self.published: list[bus_pb2.Frame] = []
         self.changed = asyncio.Event()
@@ -56,7 +58,7 @@ async def test_request_body_waits_for_credit() -> None:
     messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     for sent in range(MIB, total + 1, MIB):
         messages.put_nowait({"type": "http.request", "body": b"x" * MIB, "more_body": sent < total})
-    pump = asyncio.create_task(_pump_body(messages.get, stream, "data", b"", True, 30))
+    pump = asyncio.create_task(_pump_body(messages.get, stream, "data", b"", True, 30, 30))
     try:
         await nats.until(lambda: nats.body_bytes() >= WINDOW)
         await asyncio.sleep(0.05)

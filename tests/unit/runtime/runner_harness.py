@@ -14,8 +14,8 @@ import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from berth._runtime.frames import encode, read_frame
 from berth._spec import build_app_spec, find_app
+from berth._wire.frames import encode, read_frame
 from berth.v1 import bus_pb2, spec_pb2
 from services.agent.runtime.zygote import Zygote
 

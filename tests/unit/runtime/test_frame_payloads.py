@@ -1,12 +1,12 @@
 """Length-prefixed frames on a container's socket, read as raw payloads the way the agent's bridge
-relays them (berth._runtime.frames.read_payload)."""
+relays them (berth._wire.frames.read_payload)."""
 
 import asyncio
 import struct
 
 import pytest
 
-from berth._runtime.frames import MAX_FRAME, FrameError, encode, read_payload
+from berth._wire.frames import MAX_FRAME, WireError, encode, read_payload
 from berth.v1 import bus_pb2
 
 
@@ -62,11 +62,11 @@ async def test_oversize_frame_rejected() -> None:
 async def test_frame_of_exactly_max_size_is_not_rejected_by_length() -> None:
     reader = reader_with(struct.pack(">I", MAX_FRAME))  # then EOF: the body is missing
     # Not "exceeds the limit": the length is allowed, it is the missing body that fails.
-    with pytest.raises(FrameError, match="closed inside a frame"):
+    with pytest.raises(WireError, match="closed inside a message"):
         await read_payload(reader)
 
 
 async def test_truncated_body_is_an_error_not_eof() -> None:
     data = encode(bus_pb2.Frame(stream=1, request=bus_pb2.RequestHead(path="/abc")))
-    with pytest.raises(FrameError, match="closed inside a frame"):
+    with pytest.raises(WireError, match="closed inside a message"):
         await read_payload(reader_with(data[:-1]))

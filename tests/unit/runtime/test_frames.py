@@ -1,27 +1,7 @@
-"""Pure frame encoding and scope building, without a socket."""
+"""Scope building from a request head, without a socket (the frame codec: tests/unit/wire)."""
 
-import pytest
-
-from berth._runtime.frames import MAX_FRAME, FrameError, decode_all, encode
 from berth._runtime.scope import build_scope
 from berth.v1 import bus_pb2
-
-
-def test_encode_decode_round_trip_with_partial_tail() -> None:
-    frames = [
-        bus_pb2.Frame(stream=0, ready=bus_pb2.RunnerReady(pid=7)),
-        bus_pb2.Frame(stream=3, response_body=bus_pb2.Chunk(data=b"x" * 1000, end=True)),
-    ]
-    wire = b"".join(encode(f) for f in frames)
-    assert wire[:4] == len(frames[0].SerializeToString()).to_bytes(4, "big")
-    decoded, rest = decode_all(wire + wire[:3])
-    assert decoded == frames
-    assert rest == wire[:3]
-
-
-def test_oversized_frame_rejected() -> None:
-    with pytest.raises(FrameError):
-        decode_all((MAX_FRAME + 1).to_bytes(4, "big"))
 
 
 def test_scope_from_head() -> None:

@@ -5,7 +5,7 @@ import asyncio
 
 from runner_harness import APPS, FakeAgent
 
-from berth._runtime.flow import CREDIT_BATCH, WINDOW
+from berth._wire.flow import CREDIT_BATCH, WINDOW, SendWindow, cost
 from berth.v1 import bus_pb2
 
 PIECE = 256 * 1024
@@ -90,15 +90,27 @@ async def test_small_bodies_send_no_credit(agent: FakeAgent) -> None:
 
 async def test_request_body_is_acknowledged_as_the_app_reads(agent: FakeAgent) -> None:
     assert (await agent.start(APPS / "bulk.py", "web")).WhichOneof("kind") == "ready"
-    pieces = 40  # 10 MiB in 256 KiB chunks
+    pieces = 40  # 10 MiB in 256 KiB chunks: more than a window, so the sender needs the credit
     stream = agent.request("POST", "/upload", body=b"a" * PIECE, end=False)
+    window = SendWindow()
+    window.spend(cost(PIECE))
+    frames = []
     for i in range(1, pieces):
+        while window.available <= 0:  # as the edge does: wait for credit before sending more
+            frame = await agent.recv()
+            assert frame is not None and frame.WhichOneof("kind") == "credit", frame
+            frames.append(frame)
+            window.grant(frame.credit.bytes)
+        window.spend(cost(PIECE))
         agent.send(bus_pb2.Frame(stream=stream, body=bus_pb2.Chunk(data=b"a" * PIECE, end=i == pieces - 1)))
-    frames, head, body = await agent.response(stream)
+    rest, head, body = await agent.response(stream)
+    frames += rest
     assert body == str(pieces * PIECE).encode()
     credits = [f.credit.bytes for f in frames if f.WhichOneof("kind") == "credit"]
     assert all(c >= CREDIT_BATCH for c in credits), credits
-    # Everything but the final batch (for which the edge needs no credit) is acknowledged.
-    assert pieces * PIECE - CREDIT_BATCH <= sum(credits) <= pieces * PIECE, credits
+    # Everything is acknowledged but the last chunk (the edge needs no credit after it) and less
+    # than a batch before it.
+    total = pieces * cost(PIECE)
+    assert total - cost(PIECE) - CREDIT_BATCH < sum(credits) <= total - cost(PIECE), credits
     assert frames[-1].WhichOneof("kind") == "response"
     assert await agent.shutdown() == 0
