@@ -106,6 +106,12 @@ def make_options(
         _count(where, "memory", memory, minimum=1)
     _count(where, "min_containers", min_containers, minimum=0)
     _count(where, "buffer_containers", buffer_containers, minimum=0)
+    if buffer_containers:
+        # Accepting it would promise idle containers the scheduler never boots.
+        raise InvalidError(
+            f"{where}(buffer_containers={buffer_containers}): not supported by Berth yet; "
+            "use min_containers to keep containers warm"
+        )
     if max_containers is not None:
         _count(where, "max_containers", max_containers, minimum=1)
         if max_containers < min_containers:

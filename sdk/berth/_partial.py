@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ._domains import DomainError, normalize_domain
 from ._errors import InvalidError
 from .v1 import spec_pb2
 
@@ -128,11 +129,16 @@ def _common(decorator: str, label: str | None, custom_domains: Iterable[str] | N
         raise InvalidError(
             f"{decorator}(custom_domains=...) takes a list of domains, e.g. ['api.example.com']"
         )
-    domains = tuple(custom_domains)
-    for domain in domains:
-        if not isinstance(domain, str) or not domain:
-            raise InvalidError(f"{decorator}(custom_domains=...): {domain!r} is not a domain name")
-    return domains
+    domains: list[str] = []
+    for domain in custom_domains:
+        try:
+            name = normalize_domain(domain)
+        except DomainError as exc:
+            raise InvalidError(f"{decorator}(custom_domains=...): {exc}") from None
+        if name in domains:
+            raise InvalidError(f"{decorator}(custom_domains=...) names {name!r} twice")
+        domains.append(name)
+    return tuple(domains)
 
 
 def _attach(decorator: str, config: WebConfig, *, factory: bool) -> Callable[[F], F]:
@@ -156,7 +162,11 @@ def fastapi_endpoint(
 
     Arguments become query parameters (or the JSON body for POST); the return value is
     JSON-encoded unless it is a FastAPI/Starlette Response. The function's image needs FastAPI
-    (`.pip_install("fastapi[standard]")`). Apply below `@app.function()`::
+    (`.pip_install("fastapi[standard]")`). `label` replaces the app and function names in the URL;
+    `custom_domains=["api.example.com"]` also serves it at those names once their DNS points at
+    the edge (each domain belongs to one app: a deploy naming one another app holds fails).
+    The other web decorators take `label`, `requires_proxy_auth` and `custom_domains` too.
+    Apply below `@app.function()`::
 
         @app.function()
         @berth.fastapi_endpoint(method="POST")

@@ -2,6 +2,10 @@
 
 Pure functions, decided before anything touches the bus: a malformed or repeated Host is a 400, and
 a label no deploy could ever produce (services/scheduler/urls.py) is a 404 without a KV read.
+
+A host whose first label is not an app's may be a custom domain some function claimed: its route is
+under the whole name (`Host.key`), which holds dots where an app label never does, so the two kinds
+of key cannot meet. Names that cannot be custom domains (one label, IP addresses) are never looked up.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from berth._domains import DomainError, normalize_domain
 
 MAX_NAME = 253  # a whole DNS name; each label 1-63 (urls.py shortens app labels to fit)
 
@@ -34,10 +40,18 @@ class Host:
     label: str  # the first DNS label, lowercased, port stripped
     workspace: str  # the label's workspace; "" when the label is not an app's (the edge's own pages)
     possible: bool  # False: an app label no deploy can produce (a 404 without any lookup)
+    # The whole name, lowercased, without port or trailing dot, when it could be a custom domain
+    # (berth._domains: two labels or more, not an IP address); "" otherwise.
+    domain: str = ""
 
     @property
     def is_app(self) -> bool:
         return "--" in self.label
+
+    @property
+    def key(self) -> str:
+        """The routes bucket's key for this host: the app label, else the custom domain."""
+        return self.label if self.is_app else self.domain
 
 
 def host_header(headers: Iterable[tuple[bytes, bytes]]) -> str:
@@ -61,13 +75,21 @@ def parse(text: str) -> Host:
         raise BadHost(f"malformed Host header {text[:80]!r}")
     if lowered.startswith("["):
         return Host(text=text, label="", workspace="", possible=True)
-    label = lowered.split(".", 1)[0].split(":", 1)[0]
+    name = lowered.split(":", 1)[0].removesuffix(".")
+    label = name.split(".", 1)[0]
     if "--" not in label:
-        return Host(text=text, label=label, workspace="", possible=True)
+        return Host(text=text, label=label, workspace="", possible=True, domain=_domain(name))
     app = _APP_LABEL.fullmatch(label)
     if app is None:
         return Host(text=text, label=label, workspace="", possible=False)
     return Host(text=text, label=label, workspace=app.group(1), possible=True)
+
+
+def _domain(name: str) -> str:
+    try:
+        return normalize_domain(name)
+    except DomainError:
+        return ""
 
 
 def request_host(headers: Iterable[tuple[bytes, bytes]]) -> Host:

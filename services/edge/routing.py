@@ -1,7 +1,8 @@
-"""Host label -> function, from the routes the scheduler writes to JetStream KV.
+"""Host label or custom domain -> function, from the routes the scheduler writes to JetStream KV.
 
-Labels arrive checked (services/edge/hosts.py): only a label some deploy could have produced is
-ever looked up, so a KV read is never asked for a key JetStream would refuse.
+Hosts arrive checked (services/edge/hosts.py): only a label some deploy could have produced, or a
+name that passes the custom-domain rule, is ever looked up, so a KV read is never asked for a key
+JetStream would refuse.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ class RouteTable:
 
     def resolve(self, label: str) -> control_pb2.Route | None:
         return self._routes.get(label)
+
+    async def lookup(self, key: str) -> control_pb2.Route | None:
+        """The route of an app label or a custom domain (services/edge/hosts.py: Host.key): the
+        local copy's, else the bucket's."""
+        return self._routes.get(key) or await self.fetch(key)
 
     async def fetch(self, label: str) -> control_pb2.Route | None:
         """Reads the route from the bucket itself. Used when the local copy misses or looks stale:

@@ -1,19 +1,36 @@
-"""Container pools: one per deployed function version and set of class parameters."""
+"""Container pools: one per deployed function version and set of class parameters.
+
+A parametrized class gets a pool per distinct set of values its callers send, so pools are
+bounded: at most `max_parameter_sets` live per function (the scheduler refuses a new set beyond
+that), a pool with nothing in it for its scale-down window is deleted, and `max_containers` counts
+a function's containers across all its pools.
+"""
 
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import time
 from dataclasses import dataclass, field
 
 from berth.v1 import bus_pb2, spec_pb2
-from services.common.pools import pool_id
+from services.common.pools import ParameterError, canonical_params, pool_id
 
-__all__ = ["ContainerRecord", "Pool", "State", "pool_id"]
+__all__ = ["ContainerRecord", "Pool", "State", "function_id", "pool_id"]
 
 DEFAULT_SCALEDOWN_WINDOW = 60.0
 LOAD_TTL = 3.0
+# Live pools (distinct parameter sets) per function version. Each may hold containers, so this is
+# what one stranger choosing query values can make a function cost; legitimate uses (a handful of
+# configurations) fit well below it. 0: no cap.
+DEFAULT_MAX_PARAMETER_SETS = 16
+TOO_MANY_PARAMETER_SETS = "too many distinct parameter sets"
+
+
+def function_id(key: bus_pb2.PoolKey) -> str:
+    """The function version a pool belongs to: what max_containers and the pool cap count over."""
+    return f"{key.app}/{key.function}/{key.version}"
 
 
 class State(enum.Enum):
@@ -51,6 +68,20 @@ class Pool:
     loads: dict[str, EdgeLoad] = field(default_factory=dict)
     # The current version's pools serve; an old version's pools only drain.
     retired: bool = False
+    # When the pool last held a container or an edge's load; it is deleted a scale-down window
+    # after that (autoscaler.expired).
+    used_at: float = field(default_factory=time.monotonic)
+
+    @functools.cached_property
+    def floor(self) -> int:
+        """Containers kept however idle: min_containers, for the default parameter set's pool only
+        (the one a deploy warms). Pools of values callers chose scale to zero and go away, so
+        nobody can pin containers by inventing values."""
+        try:
+            default = canonical_params(self.function.parameters, b"")
+        except ParameterError:
+            return 0  # a required parameter: there is no default pool
+        return self.function.scaling.min_containers if self.key.params == default else 0
 
     @property
     def max_inputs(self) -> int:
@@ -68,6 +99,11 @@ class Pool:
 
     def report(self, edge_id: str, *, waiting: int, inflight: int, now: float) -> None:
         self.loads[edge_id] = EdgeLoad(waiting=waiting, inflight=inflight, at=now)
+        self.used_at = now
+
+    def in_use(self, now: float) -> bool:
+        """Holds a container (booting, serving, draining) or load an edge reported lately."""
+        return bool(self.containers) or any(load.waiting or load.inflight for _, load in self._fresh(now))
 
     def _fresh(self, now: float) -> list[tuple[str, EdgeLoad]]:
         # Edges repeat their report every second while requests queue; older ones are history.
@@ -94,16 +130,37 @@ class Pool:
     def unleased_ready(self) -> list[ContainerRecord]:
         return [c for c in self.containers.values() if c.state is State.READY and not c.leased_to]
 
-    def boots_needed(self, now: float, *, with_load: bool = True) -> int:
+    def wanted(self, now: float, *, with_load: bool = True) -> int:
         """Containers to add so the pool fits its load (requests running plus queued, as the edges
-        report it) at `target` inputs each, within [min_containers, max_containers]. Sizing to
-        the load rather than the queue keeps a burst from booting more containers than there
+        report it) at `target` inputs each, and at least its floor; before max_containers. Sizing
+        to the load rather than the queue keeps a burst from booting more containers than there
         are concurrent requests."""
         load = sum(entry.waiting + entry.inflight for _, entry in self._fresh(now)) if with_load else 0
         running = self.count(State.BOOTING, State.READY)
         need = max(0, math.ceil(load / self.target) - running)
-        need = max(need, self.function.scaling.min_containers - running)
+        return max(need, self.floor - running)
+
+    def boots_needed(self, now: float, *, with_load: bool = True, others: int = 0) -> int:
+        """`wanted`, within max_containers. That counts every container of the function that may
+        still run: this pool's (draining ones too, until they are gone) and `others`, those of the
+        function's other parameter sets and those being stopped."""
+        need = self.wanted(now, with_load=with_load)
         limit = self.function.scaling.max_containers
         if limit:
-            need = min(need, max(0, limit - running))
+            need = min(need, max(0, limit - len(self.containers) - others))
         return need
+
+    def expires_in(self, now: float) -> float:
+        """Seconds until this pool could be deleted if no request came: an estimate for clients
+        told to retry (an idle container drains after the window, then the empty pool after
+        another)."""
+        window = self.scaledown_window
+        if self.floor:
+            return math.inf
+        busy = any(c.inflight or c.state is State.BOOTING for c in self.containers.values())
+        if busy or any(load.waiting or load.inflight for _, load in self._fresh(now)):
+            return 2 * window
+        if self.containers:
+            newest = max(c.idle_since for c in self.containers.values())
+            return max(0.0, window - (now - newest)) + window
+        return max(0.0, window - (now - self.used_at))

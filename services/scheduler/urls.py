@@ -1,9 +1,13 @@
-"""Host names for web functions: `{workspace}--{app}-{function}[-dev].{domain}`."""
+"""Host names for web functions: `{workspace}--{app}-{function}[-dev].{domain}`, and the custom
+domains functions claim beside them."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+
+from berth._domains import DomainError as DomainError
+from berth._domains import normalize_domain
 
 MAX_LABEL = 63
 _NOT_ALLOWED = re.compile(r"[^a-z0-9-]+")
@@ -35,3 +39,16 @@ def url(label: str, *, domain: str, port: int, scheme: str = "http") -> str:
     default_port = 443 if scheme == "https" else 80
     suffix = "" if port == default_port else f":{port}"
     return f"{scheme}://{label}.{domain}{suffix}/"
+
+
+def custom_domain(text: str, *, base_domain: str) -> str:
+    """A function's custom domain as its route key (berth._domains has the DNS rule); DomainError
+    for one under the platform's own domain, where it could collide with generated app labels."""
+    name = normalize_domain(text)
+    base = base_domain.lower().strip(".")
+    if base and (name == base or name.endswith(f".{base}")):
+        raise DomainError(
+            f"{text!r} is under the platform's own domain {base!r}, where app URLs live; "
+            "use a domain of your own"
+        )
+    return name
