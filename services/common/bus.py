@@ -1,6 +1,12 @@
 """The NATS connection and the few typed helpers every service uses on it.
 
 All payloads are protobuf messages; trace context travels in NATS headers.
+
+A connection outlives its server: when NATS goes away (a restart, `kill -9`) every service tries
+again forever, soon at first and then every RECONNECT_MAX seconds at most, and gets its subscriptions
+back once the server answers. Whoever has work in flight that can only finish over the bus (the
+edge's request streams) registers with `on_disconnect` to fail it at once rather than let it wait
+out its timeout: what was in transit when the connection dropped is lost for good.
 """
 
 from __future__ import annotations
@@ -8,20 +14,74 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import TypeVar
+import random
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import nats
 from google.protobuf.message import DecodeError, Message
-from nats.aio.client import Client
+from nats.aio.client import Client, Server
 from nats.js import JetStreamContext
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NoKeysError, NotFoundError
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
-from services.common import tracing
+from services.common import logs, tracing
 
 M = TypeVar("M", bound=Message)
 log = logging.getLogger("berth.bus")
+
+RECONNECT_FIRST = 0.05  # seconds before the second attempt; the first is immediate
+RECONNECT_MAX = 2.0  # the backoff between attempts stops growing here, however long NATS is away
+DRAIN_TIMEOUT = 5  # a shutdown while NATS is away must not wait long to flush what cannot go
+
+
+def reconnect_delay(attempts: int) -> float:
+    """Seconds to wait before the next attempt to reach a server that failed `attempts` times in a
+    row: 0, then doubling from RECONNECT_FIRST up to RECONNECT_MAX."""
+    if attempts <= 0:
+        return 0.0
+    return min(RECONNECT_FIRST * 2 ** min(attempts - 1, 16), RECONNECT_MAX)
+
+
+def _next_server(servers: list[Server], info: dict[str, Any]) -> tuple[Server | None, float]:
+    # The server that failed least (several in a cluster), after its backoff; the jitter keeps a
+    # host's services from knocking in lockstep on a server that just came back.
+    server = min(servers, key=lambda s: s.reconnects)
+    return server, reconnect_delay(server.reconnects) * random.uniform(0.8, 1.0)
+
+
+class _Events:
+    """What happens to one connection, logged, and passed on to the `on_disconnect` listeners."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.listeners: list[Callable[[], None]] = []
+        self.client: weakref.ref[Client] | None = None
+
+    async def disconnected(self) -> None:
+        client = self.client() if self.client is not None else None
+        if client is None or client.is_closed:
+            return  # nats-py says "disconnected" on close too: that is a shutdown, not a loss
+        logs.event(log, "bus connection lost; reconnecting", logging.WARNING, client=self.name)
+        for listener in list(self.listeners):
+            try:
+                listener()
+            except Exception:  # noqa: BLE001 - one listener's bug must not stop the others
+                log.exception("on_disconnect listener failed")
+
+    async def reconnected(self) -> None:
+        logs.event(log, "bus connection restored", logging.WARNING, client=self.name)
+
+
+_events: weakref.WeakKeyDictionary[Client, _Events] = weakref.WeakKeyDictionary()
+
+
+def on_disconnect(nc: Client, listener: Callable[[], None]) -> None:
+    """Calls `listener` (synchronously, on the event loop) every time `nc` loses its server. Only
+    for connections made by `connect`."""
+    _events[nc].listeners.append(listener)
 
 
 async def connect(url: str, name: str, *, seed_file: str = "", connect_timeout: float = 10.0) -> Client:
@@ -34,18 +94,25 @@ async def connect(url: str, name: str, *, seed_file: str = "", connect_timeout: 
     _check_seed(seed_file)
     deadline = asyncio.get_running_loop().time() + connect_timeout
     last: Exception | None = None
+    events = _Events(name)
     while asyncio.get_running_loop().time() < deadline:
         try:
-            return await nats.connect(
+            nc = await nats.connect(
                 url,
                 name=name,
                 max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
+                reconnect_to_server_handler=_next_server,
                 connect_timeout=2,
                 allow_reconnect=True,
+                drain_timeout=DRAIN_TIMEOUT,
+                disconnected_cb=events.disconnected,
+                reconnected_cb=events.reconnected,
                 nkeys_seed=seed_file or None,
                 inbox_prefix=inbox_prefix(seed_file).encode(),
             )
+            events.client = weakref.ref(nc)
+            _events[nc] = events
+            return nc
         except Exception as exc:  # noqa: BLE001 - any failure to reach the server is retried
             last = exc
             await asyncio.sleep(0.1)

@@ -96,6 +96,9 @@ def for_identity(identity: str) -> Permissions:
                 *_read_bucket(_kv(subjects.KV_ROUTES)),
                 # Proxy-auth records (salted hashes only) for functions with requires_proxy_auth.
                 *_read_bucket(_kv(subjects.KV_PROXY_AUTH)),
+                # Redirected calls' records: any edge may serve a follow-up (edge/call_records.py).
+                f"$KV.{subjects.KV_CALL_RESULTS}.>",
+                *_read_bucket(_kv(subjects.KV_CALL_RESULTS)),
             ),
             subscribe=(
                 subjects.edge_response_wildcard("*"),

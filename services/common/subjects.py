@@ -67,4 +67,5 @@ KV_ROUTES = "berth-routes"  # host label -> Route
 KV_SECRETS = "berth-secrets"  # secret name -> SecretRecord (encrypted)
 KV_TOKENS = "berth-tokens"  # sha256(token) -> TokenRecord
 KV_PROXY_AUTH = "berth-proxy-auth"  # proxy-auth token key ("wk-...") -> ProxyAuthTokenRecord
+KV_CALL_RESULTS = "berth-call-results"  # redirected call id -> CallRecord (edges; in memory, TTL)
 OBJ_BUNDLES = "berth-bundles"  # bundle id -> zip of the app's sources

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from typing import Any
@@ -10,13 +11,15 @@ from nats.aio.client import Client
 
 from berth.v1 import bus_pb2, control_pb2
 from services.common import bus, logs, subjects, tracing
-from services.common.pools import ParameterError, canonical_params, pool_id
+from services.common.pools import ParameterError, pool_id
 from services.edge import hosts
 from services.edge.failures import Failure, Failures, plain
 from services.edge.leases import Lease, PoolFailed, PoolSlots
-from services.edge.proxy import relay_http
+from services.edge.params import parameter_set, retry_later
+from services.edge.proxy import Unreached, relay_http, replaying
 from services.edge.proxy_auth import ProxyAuth
 from services.edge.ratelimit import RateLimiter, retry_after
+from services.edge.redirects import Redirects
 from services.edge.relay import Relay
 from services.edge.routing import RoutesUnavailable, RouteTable
 from services.edge.websocket import relay_websocket
@@ -28,6 +31,7 @@ DEMAND_TIMEOUT = 5.0
 # on top of nothing else: the function's own timeout starts once it runs.
 QUEUE_TIMEOUT = 300.0
 NO_ROUTES = "the platform cannot look up apps right now; try again shortly"
+CONTAINER_LOST = "the container was lost: its agent restarted while the request ran"
 
 
 class Edge:
@@ -40,6 +44,7 @@ class Edge:
         *,
         proxy_auth: ProxyAuth | None = None,
         rate_limit: RateLimiter | None = None,
+        redirects: Redirects | None = None,
     ) -> None:
         self._nc = nc
         self.edge_id = edge_id
@@ -47,6 +52,7 @@ class Edge:
         self._relay = relay
         self._proxy_auth = proxy_auth
         self._rate_limit = rate_limit
+        self._redirects = redirects
         self._failures = Failures(nc, edge_id)
         self._pools: dict[str, PoolSlots] = {}
         self._tracer = tracing.setup("edge")
@@ -62,6 +68,10 @@ class Edge:
         elif kind == "revoke":
             cid = message.revoke.container_id
             holders = [p for p in self._pools.values() if cid in p.leases]
+            if message.revoke.lost:
+                # Its agent restarted without it: what is in flight there will never be answered.
+                for pool in holders:
+                    self._relay.fail_container(pool.leases[cid].data_subject, 502, CONTAINER_LOST)
             if holders:
                 for pool in holders:
                     pool.revoke(cid)
@@ -72,14 +82,20 @@ class Edge:
                 await self._released(cid)
         elif kind == "failure":
             failure = message.failure
-            self._slots(failure.pool).fail(failure.status, failure.message)
+            self._slots(failure.pool).fail(failure.status, failure.message, retry_after=failure.retry_after)
 
     def _slots(self, key: bus_pb2.PoolKey) -> PoolSlots:
         pid = pool_id(key)
         slots = self._pools.get(pid)
         if slots is None:
-            slots = self._pools[pid] = PoolSlots(key, self._demand, self._released)
+            slots = self._pools[pid] = PoolSlots(key, self._demand, self._released, on_unused=self._forget)
         return slots
+
+    def _forget(self, slots: PoolSlots) -> None:
+        """A pool with no lease and no waiter left here: the edge keeps no state for it."""
+        pid = pool_id(slots.key)
+        if self._pools.get(pid) is slots:
+            del self._pools[pid]
 
     async def _demand(self, key: bus_pb2.PoolKey, waiting: int, inflight: int) -> None:
         demand = bus_pb2.Demand(edge_id=self.edge_id, pool=key, waiting=waiting, inflight=inflight)
@@ -100,20 +116,31 @@ class Edge:
         except hosts.BadHost as exc:
             await self._refuse(send, websocket, 400, str(exc))
             return
-        if not host.is_app:
+        if not host.key:  # neither an app label nor a name a custom domain could have
             await self._platform(scope, send, websocket)
             return
         if not host.possible:  # no deploy can make this label: nothing to look up
             await self._refuse(send, websocket, 404, _no_app(host.text))
             return
+        route: control_pb2.Route | None = None
+        if not host.is_app:
+            # A custom domain's route, else the edge's own name. That must answer /healthz while
+            # JetStream is away (warm traffic still flows), so an unreadable bucket is no route here.
+            with contextlib.suppress(RoutesUnavailable):
+                route = await self._routes.lookup(host.key)
+            if route is None:
+                await self._platform(scope, send, websocket)
+                return
+        # An app label names its workspace, so it is limited before any lookup; a domain, by its route's.
+        workspace = route.workspace if route is not None else host.workspace
         limiter = self._rate_limit
         if limiter is not None:
-            wait = limiter.take(host.workspace)
+            wait = limiter.take(workspace)
             if wait:
-                await _too_many(send, websocket, limiter, host.workspace, wait)
+                await _too_many(send, websocket, limiter, workspace, wait)
                 return
         try:
-            route = self._routes.resolve(host.label) or await self._routes.fetch(host.label)
+            route = route or self._routes.resolve(host.key) or await self._routes.fetch(host.key)
         except RoutesUnavailable:
             await self._refuse(send, websocket, 503, NO_ROUTES)
             return
@@ -127,12 +154,21 @@ class Edge:
             if denial:
                 await self._refuse(send, websocket, 401, denial)
                 return
+        if self._redirects is not None and not websocket:
+            # Requests past the redirect limit (150 s) are answered 303; following one names the
+            # call and is answered here, without a container (services/edge/redirects.py).
+            if self._redirects.is_follow_up(scope):
+                await self._redirects.follow(route, scope, send)
+                return
+            held = self._redirects.hold(route, scope, receive, send)
+            if held is not None:
+                receive, send = held.receive, held.send
         with self._tracer.start_as_current_span(
             "edge.request",
             attributes={"http.method": scope.get("method", ""), "berth.function": route.function},
         ):
             try:
-                params = canonical_params(route.parameters, scope.get("query_string", b""))
+                params = parameter_set(route.parameters, scope.get("query_string", b""))
             except ParameterError as exc:
                 await self._refuse(send, websocket, 400, str(exc))
                 return
@@ -142,6 +178,9 @@ class Edge:
             try:
                 slots, lease = await self._acquire(host.text, key)
             except PoolFailed as exc:
+                if exc.retry_after:  # e.g. 429, too many distinct parameter sets
+                    await retry_later(send, exc, websocket=websocket)
+                    return
                 await self._failures.answer(send, route, Failure(exc.status, str(exc)), websocket=websocket)
                 return
             except TimeoutError:
@@ -157,10 +196,34 @@ class Edge:
                     await relay_websocket(scope, receive, send, self._relay, lease, describe=describe)
                     return
                 failed = await relay_http(scope, receive, send, self._relay, lease, route.timeout or 300.0)
+                if isinstance(failed, Unreached):
+                    slots.drop(lease.container_id)  # before release: no waiter may get its slot
             finally:
                 slots.release(lease)
+            if isinstance(failed, Unreached) and failed.first is not None:
+                again = replaying(failed.first, receive)
+                failed = await self._resend(host.text, key, route, scope, again, send)
             if failed is not None:
                 await self._failures.answer(send, route, failed)
+
+    async def _resend(
+        self, host: str, key: bus_pb2.PoolKey, route: control_pb2.Route, scope: Any, receive: Any, send: Any
+    ) -> Failure | None:
+        """Sends a request that reached no app code (its container's agent restarted) once more,
+        on whatever container the edge is leased next; the scheduler replaces the lost one."""
+        try:
+            slots, lease = await self._acquire(host, key)
+        except PoolFailed as exc:
+            return Failure(exc.status, str(exc))
+        except TimeoutError:
+            return Failure(503, f"no container became free within {QUEUE_TIMEOUT:.0f}s")
+        try:
+            failed = await relay_http(scope, receive, send, self._relay, lease, route.timeout or 300.0)
+            if isinstance(failed, Unreached):
+                slots.drop(lease.container_id)
+        finally:
+            slots.release(lease)
+        return failed
 
     async def _describe(self, route: control_pb2.Route, failure: Failure) -> str:
         return (await self._failures.public(route, failure))[0]
@@ -180,7 +243,7 @@ class Edge:
             # edge's copy of the route lagged a redeploy: re-read it and try the new version once.
             if exc.status != 404:
                 raise
-            fresh = await self._routes.fetch(hosts.parse(host).label)
+            fresh = await self._routes.fetch(hosts.parse(host).key)
             if fresh is None:
                 raise PoolFailed(404, _no_app(host)) from None
             if fresh.version == key.version:

@@ -16,10 +16,12 @@ from nats.aio.msg import Msg
 
 from berth.v1 import bus_pb2
 from services.common import bus, config, loop, service, subjects
+from services.edge import redirects
 from services.edge.app import Edge
 from services.edge.limits import EdgeLimits, fit_to_descriptors, protocols
 from services.edge.proxy_auth import ProxyAuth
 from services.edge.ratelimit import RateLimiter
+from services.edge.redirects import RedirectSettings, start_redirects
 from services.edge.relay import Relay
 from services.edge.routing import RouteTable
 
@@ -37,6 +39,8 @@ class EdgeConfig:
     ready_file: str
     rate_limit: float = 0.0  # requests per second per workspace; 0: no limit
     limits: EdgeLimits = field(default_factory=EdgeLimits)
+    redirects: RedirectSettings = field(default_factory=RedirectSettings)  # requests past 150 s: a 303
+    listen_fd: int = -1  # a listening socket inherited from `berth up`, which keeps it across restarts
 
 
 def _rate(text: str) -> float:
@@ -56,6 +60,12 @@ def parse_config(argv: list[str] | None = None) -> EdgeConfig:
     parser.add_argument("--port", type=int, default=config.env_int("BERTH_EDGE_PORT", 8000))
     parser.add_argument("--edge-id", default=config.env_str("BERTH_EDGE_ID", ""))
     parser.add_argument("--ready-file", default=config.env_str("BERTH_EDGE_READY_FILE", ""))
+    parser.add_argument(
+        "--listen-fd",
+        type=int,
+        default=-1,
+        help="serve on this inherited listening socket instead of binding --host/--port",
+    )
     defaults = EdgeLimits()
     parser.add_argument(
         "--rate-limit",
@@ -68,6 +78,12 @@ def parse_config(argv: list[str] | None = None) -> EdgeConfig:
         type=float,
         default=config.env_str("BERTH_EDGE_HEADER_TIMEOUT", str(defaults.header_timeout)),
         help="seconds a request head may take to arrive (env BERTH_EDGE_HEADER_TIMEOUT)",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=float,
+        default=config.env_str("BERTH_EDGE_BODY_TIMEOUT", str(defaults.body_timeout)),
+        help="seconds a request body may send nothing while more is due: 408 (env BERTH_EDGE_BODY_TIMEOUT)",
     )
     parser.add_argument(
         "--keep-alive-timeout",
@@ -87,9 +103,11 @@ def parse_config(argv: list[str] | None = None) -> EdgeConfig:
         default=config.env_int("BERTH_EDGE_MAX_CONNECTIONS_PER_IP", defaults.max_connections_per_ip),
         help="open connections per client address; 0: no cap (env BERTH_EDGE_MAX_CONNECTIONS_PER_IP)",
     )
+    redirects.add_flags(parser)
     args = parser.parse_args(argv)
     limits = EdgeLimits(
         header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
         keep_alive_timeout=args.keep_alive_timeout,
         max_connections=args.max_connections,
         max_connections_per_ip=args.max_connections_per_ip,
@@ -104,6 +122,8 @@ def parse_config(argv: list[str] | None = None) -> EdgeConfig:
         ready_file=args.ready_file,
         rate_limit=args.rate_limit,
         limits=limits,
+        redirects=redirects.settings_from(args),
+        listen_fd=args.listen_fd,
     )
 
 
@@ -136,10 +156,11 @@ async def serve(cfg: EdgeConfig, svc: service.Service) -> None:
     proxy_auth = ProxyAuth(await bus.key_value(nc.jetstream(), subjects.KV_PROXY_AUTH))
     await proxy_auth.start()
     await asyncio.wait_for(proxy_auth.synced.wait(), STARTUP_TIMEOUT)
-    relay = Relay(nc, cfg.edge_id)
+    relay = Relay(nc, cfg.edge_id, body_timeout=cfg.limits.body_timeout)
     await relay.start()
     rate_limit = RateLimiter(cfg.rate_limit) if cfg.rate_limit > 0 else None
-    edge = Edge(nc, cfg.edge_id, routes, relay, proxy_auth=proxy_auth, rate_limit=rate_limit)
+    calls = await start_redirects(nc, cfg.edge_id, cfg.redirects)
+    edge = Edge(nc, cfg.edge_id, routes, relay, proxy_auth=proxy_auth, rate_limit=rate_limit, redirects=calls)
 
     async def on_control(msg: Msg) -> None:
         await edge.on_control(msg.data)
@@ -148,9 +169,13 @@ async def serve(cfg: EdgeConfig, svc: service.Service) -> None:
     await nc.flush(timeout=5)
     await _hello(cfg.edge_id, nc)
 
-    sock = socket.socket(socket.AF_INET6 if ":" in cfg.host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((cfg.host, cfg.port))
+    if cfg.listen_fd >= 0:
+        # `berth up` holds the socket across edge restarts: connections wait in its backlog.
+        sock = socket.socket(fileno=cfg.listen_fd)
+    else:
+        sock = socket.socket(socket.AF_INET6 if ":" in cfg.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((cfg.host, cfg.port))
     port = sock.getsockname()[1]
     # httptools (C) with the edge's limits added (services/edge/limits.py): h11 bounds header size
     # on its own but costs a warm request ~2x the parsing time, and lacks the rest all the same.
@@ -190,6 +215,7 @@ async def serve(cfg: EdgeConfig, svc: service.Service) -> None:
         await asyncio.wait_for(serving, 10)
     await routes.stop()
     await proxy_auth.stop()
+    await calls.stop()
 
 
 def main(argv: list[str] | None = None) -> None:

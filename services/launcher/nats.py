@@ -36,7 +36,9 @@ def write_config(home: Path, agent_ids: list[str]) -> Path:
     return path
 
 
-def argv(config: Path, home: Path, log_path: Path) -> list[str]:
+def argv(config: Path, home: Path, log_path: Path, *, port: int = -1) -> list[str]:
+    """The server's command line; port -1 lets it pick one (the first start), a restart passes the
+    port picked then. JetStream keeps its store in `home`/nats, so a restart finds its state."""
     return [
         server_binary(),
         "-c",
@@ -44,7 +46,7 @@ def argv(config: Path, home: Path, log_path: Path) -> list[str]:
         "-a",
         "127.0.0.1",
         "-p",
-        "-1",
+        str(port),
         "-js",
         "-sd",
         str(home / "nats"),

@@ -2,102 +2,74 @@
 
 Start order follows dependencies (NATS, builder, scheduler, agent, edge); each service reports
 readiness through a ready file, so nothing here sleeps on a guess. Ctrl-C stops them in reverse.
+
+Once up, a service that dies is started again by the supervisor (supervisor.py) at the same
+address: NATS on the port it first picked (with its JetStream store dir), the builder and the
+scheduler's API on theirs, the edge on a listening socket this process holds and lends to each edge
+process, so clients queue in the kernel's backlog rather than being refused while the edge restarts.
+The edge keeps one id for the whole run, so the scheduler knows a restarted edge for the same one
+and takes back the leases its predecessor held. Each service's pid is in run/<service>.pid.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from berth._errors import Error
 from berth.cli.config import ClientConfig, load, save
 from services.common import credentials
 from services.launcher import nats
+from services.launcher.supervisor import POLL, Child, Supervisor, setup_logging
 
-STOP_GRACE = 15.0
 READY_TIMEOUT = 60.0
-
-
-def _die_with_parent() -> None:
-    # If `berth up` is killed outright, its services must not linger: the kernel sends SIGTERM.
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    os.setsid()
-
-
-@dataclass
-class Service:
-    name: str
-    argv: list[str]
-    log_path: Path
-    env: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            self.argv,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, **self.env},
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - needed for PR_SET_PDEATHSIG
-        )
-        log.close()
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self) -> None:
-        if not self.alive():
-            return
-        assert self.process is not None
-        self.process.terminate()
-        try:
-            self.process.wait(STOP_GRACE)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-
-    def tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+EDGE_BACKLOG = 4096  # connections that may queue while no edge process accepts (a restart)
 
 
 class Platform:
     """The running services of one `berth up`."""
 
     def __init__(
-        self, home: Path, port: int, *, echo: Callable[[str], None], rate_limit: float | None = None
+        self,
+        home: Path,
+        port: int,
+        *,
+        echo: Callable[[str], None],
+        rate_limit: float | None = None,
+        max_parameter_sets: int | None = None,
+        redirect_after: float | None = None,
     ) -> None:
         self.home = home
         self.port = port
         self.rate_limit = rate_limit  # requests/s per workspace at the edge; None: BERTH_RATE_LIMIT or off
+        # Live pools per parametrized function (scheduler); None: BERTH_MAX_PARAMETER_SETS or its default.
+        self.max_parameter_sets = max_parameter_sets
+        # Seconds before the edge answers a request still running 303; None: BERTH_REDIRECT_AFTER or 150.
+        self.redirect_after = redirect_after
         self.echo = echo
-        self.services: list[Service] = []
+        self.supervisor = Supervisor()
         self.run_dir = home / "run"
         self.logs = home / "logs"
         self.edge_url = ""
         self.api = ""
         self.isolation = ""
+        self._edge_socket: socket.socket | None = None
+
+    @property
+    def services(self) -> list[Child]:
+        return self.supervisor.children
 
     def _ready_file(self, name: str) -> Path:
         return self.run_dir / f"{name}.ready"
 
-    def _wait_ready(self, service: Service, path: Path, timeout: float = READY_TIMEOUT) -> str:
+    def _wait_ready(self, service: Child, path: Path, timeout: float = READY_TIMEOUT) -> str:
         from services.common.readiness import wait_ready_file
 
         try:
@@ -110,13 +82,15 @@ class Platform:
     def start(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        for stale in self.run_dir.glob("*.ready"):
+        for stale in [*self.run_dir.glob("*.ready"), *self.run_dir.glob("*.pid")]:
             stale.unlink()
         agent_id = _agent_id(self.home)
         nats_url = self._start_nats(agent_id)
         nats.provision_state(nats_url, self.home)
         token_file, token_key_file = self._token_files()
-        port = self.port or _free_port()
+        edge_host = os.environ.get("BERTH_EDGE_HOST") or "127.0.0.1"
+        self._edge_socket = _listen(edge_host, self.port)
+        port = int(self._edge_socket.getsockname()[1])
         py = sys.executable
 
         def env(identity: str) -> dict[str, str]:
@@ -128,18 +102,22 @@ class Platform:
             }
 
         tokens = {"BERTH_TOKEN_KEY_FILE": str(token_key_file)}
+        # Restarts listen where the first start did: the scheduler and config.toml know only that.
+        listen: dict[str, list[str]] = {"builder": [], "scheduler": []}
+        builder_argv = [py, "-m", "services.builder", "--ready-file", str(self._ready_file("builder"))]
         builder = self._spawn(
             "builder",
-            [py, "-m", "services.builder", "--ready-file", str(self._ready_file("builder"))],
+            lambda: [*builder_argv, *listen["builder"]],
             {**env(credentials.BUILDER), **tokens},
         )
         builder_addr = self._wait_ready(builder, self._ready_file("builder"))
+        listen["builder"] = ["--listen", builder_addr]
         # A key the operator set in BERTH_SECRET_KEY reaches the scheduler through the environment it
         # inherits; otherwise it reads this home's key file (nothing secret in /proc/<pid>/environ).
         secret_key_file = "" if os.environ.get("BERTH_SECRET_KEY") else str(_secret_key_file(self.home))
         scheduler = self._spawn(
             "scheduler",
-            [
+            lambda: [
                 py,
                 "-m",
                 "services.scheduler",
@@ -149,6 +127,8 @@ class Platform:
                 str(port),
                 "--ready-file",
                 str(self._ready_file("scheduler")),
+                *listen["scheduler"],
+                *_flag("--max-parameter-sets", self.max_parameter_sets),
             ],
             {
                 **env(credentials.SCHEDULER),
@@ -158,20 +138,21 @@ class Platform:
             },
         )
         self.api = self._wait_ready(scheduler, self._ready_file("scheduler"))
-        agent = self._spawn(
-            "agent",
-            [py, "-m", "services.agent", "--agent-id", agent_id]
-            + ["--ready-file", str(self._ready_file("agent"))],
-            env(credentials.agent_identity(agent_id)),
-        )
+        listen["scheduler"] = ["--listen", self.api]
+        agent_argv = [py, "-m", "services.agent", "--agent-id", agent_id]
+        agent_argv += ["--ready-file", str(self._ready_file("agent"))]
+        agent = self._spawn("agent", lambda: agent_argv, env(credentials.agent_identity(agent_id)))
         self._wait_ready(agent, self._ready_file("agent"))
         self.isolation = _isolation(agent.log_path)
-        edge = self._spawn(
-            "edge",
-            [py, "-m", "services.edge", "--port", str(port), "--ready-file", str(self._ready_file("edge"))]
-            + ([] if self.rate_limit is None else ["--rate-limit", f"{self.rate_limit:g}"]),
-            env(credentials.EDGE),
-        )
+        fd = self._edge_socket.fileno()
+        # One id for the whole run: a restarted edge's hello makes the scheduler void the leases
+        # its predecessor held, instead of leaving them to a dead edge until they time out.
+        edge_id = f"edge-{os.urandom(4).hex()}"
+        edge_argv = [py, "-m", "services.edge", "--port", str(port), "--listen-fd", str(fd)]
+        edge_argv += ["--edge-id", edge_id, "--ready-file", str(self._ready_file("edge"))]
+        edge_argv += [] if self.rate_limit is None else ["--rate-limit", f"{self.rate_limit:g}"]
+        edge_argv += [] if self.redirect_after is None else ["--redirect-after", f"{self.redirect_after:g}"]
+        edge = self._spawn("edge", lambda: edge_argv, env(credentials.EDGE), pass_fds=(fd,))
         self._wait_ready(edge, self._ready_file("edge"))
         self.edge_url = f"http://localhost:{port}"
         _wait_healthy(f"http://127.0.0.1:{port}/healthz", edge)
@@ -180,19 +161,43 @@ class Platform:
         ca_file = os.environ.get("BERTH_CA_FILE") or os.environ.get("BERTH_TLS_CERT", "")
         save(ClientConfig(server=self.api, token=token, edge_url=self.edge_url, ca_file=ca_file), self.home)
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Service:
-        service = Service(name, argv, self.logs / f"{name}.log", env)
-        service.start()
-        self.services.append(service)
-        return service
+    def _spawn(
+        self,
+        name: str,
+        argv: Callable[[], list[str]],
+        env: dict[str, str],
+        *,
+        pass_fds: tuple[int, ...] = (),
+        probe: Callable[[], bool] | None = None,
+    ) -> Child:
+        child = Child(
+            name,
+            argv,
+            self.logs / f"{name}.log",
+            env,
+            pid_file=self.run_dir / f"{name}.pid",
+            ready_file=None if probe else self._ready_file(name),
+            probe=probe,
+            pass_fds=pass_fds,
+        )
+        return self.supervisor.add(child)
 
     def _start_nats(self, agent_id: str) -> str:
         log_path = self.logs / "nats.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text("")
         config = nats.write_config(self.home, [agent_id])
-        service = self._spawn("nats", nats.argv(config, self.home, log_path), {})
+        # The first start lets the server pick a port; a restart must take the same one, since
+        # every service reconnects to the URL it was given (and keeps the JetStream store dir).
+        port = [-1]
+        service = self._spawn(
+            "nats",
+            lambda: nats.argv(config, self.home, log_path, port=port[0]),
+            {},
+            probe=lambda: _accepts(port[0]),
+        )
         url = nats.wait_listening(log_path, service.alive)
+        port[0] = int(url.rsplit(":", 1)[1])
         # Tests and operators' tools find the bus here; connecting still takes an identity's seed.
         (self.run_dir / "nats.url").write_text(url)
         return url
@@ -211,14 +216,16 @@ class Platform:
             credentials.write_private(key_file, os.urandom(32).hex().encode())
         return token_file, key_file
 
-    def first_dead(self) -> Service | None:
+    def first_dead(self) -> Child | None:
         return next((s for s in self.services if not s.alive()), None)
 
     def stop(self) -> None:
-        for service in reversed(self.services):
-            service.stop()
-        for stale in self.run_dir.glob("*.ready"):
-            stale.unlink()
+        self.supervisor.stop()
+        if self._edge_socket is not None:
+            self._edge_socket.close()
+        for stale in [*self.run_dir.glob("*.ready"), *self.run_dir.glob("*.pid")]:
+            if stale.name != "up.pid":
+                stale.unlink()
 
 
 def _isolation(agent_log: Path) -> str:
@@ -246,13 +253,30 @@ def _secret_key_file(home: Path) -> Path:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _listen(host: str, port: int) -> socket.socket:
+    """The edge's listening socket, held here for the whole run and inherited by each edge process."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise Error(f"cannot listen on {host}:{port} for the edge: {exc.strerror}") from None
+    sock.listen(EDGE_BACKLOG)
+    sock.set_inheritable(True)
+    return sock
 
 
-def _wait_healthy(url: str, edge: Service, timeout: float = READY_TIMEOUT) -> None:
+def _accepts(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:`port` (the restarted nats-server)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _wait_healthy(url: str, edge: Child, timeout: float = READY_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
@@ -268,14 +292,35 @@ def _wait_healthy(url: str, edge: Service, timeout: float = READY_TIMEOUT) -> No
     raise Error(f"the edge did not report healthy within {timeout:.0f}s ({last})")
 
 
-def run_up(home: Path, port: int, *, rate_limit: float | None = None) -> int:
+def _flag(name: str, value: int | None) -> list[str]:
+    """`name value`, or nothing when unset (the service then reads its environment variable)."""
+    return [] if value is None else [name, str(value)]
+
+
+def run_up(
+    home: Path,
+    port: int,
+    *,
+    rate_limit: float | None = None,
+    max_parameter_sets: int | None = None,
+    redirect_after: float | None = None,
+) -> int:
+    """Starts the platform and supervises it until Ctrl-C/SIGTERM: a service that dies is started
+    again (supervisor.py), so this returns only when asked to stop (0), or 1 if start-up failed."""
     pid_file = home / "run" / "up.pid"
     if pid_file.exists():
         with contextlib.suppress(ValueError, OSError):
             pid = int(pid_file.read_text())
             os.kill(pid, 0)
             raise Error(f"berth up is already running for {home} (pid {pid}); stop it first or use --home")
-    platform = Platform(home, port, echo=print, rate_limit=rate_limit)
+    platform = Platform(
+        home,
+        port,
+        echo=print,
+        rate_limit=rate_limit,
+        max_parameter_sets=max_parameter_sets,
+        redirect_after=redirect_after,
+    )
     stopping = False
 
     def on_signal(signum: int, frame: object) -> None:
@@ -284,6 +329,7 @@ def run_up(home: Path, port: int, *, rate_limit: float | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    setup_logging()
     try:
         platform.start()
         pid_file.write_text(str(os.getpid()))
@@ -302,11 +348,8 @@ def run_up(home: Path, port: int, *, rate_limit: float | None = None) -> int:
             )
         print("Press Ctrl-C to stop.", flush=True)
         while not stopping:
-            dead = platform.first_dead()
-            if dead is not None:
-                print(f"berth: {dead.name} exited unexpectedly:\n{dead.tail()}", file=sys.stderr)
-                return 1
-            time.sleep(0.2)
+            platform.supervisor.poll()
+            time.sleep(POLL)
         return 0
     finally:
         print("Stopping Berth...", flush=True)

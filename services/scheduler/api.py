@@ -1,22 +1,29 @@
-"""The deploy API (gRPC `Control`): deploy, list, stop, logs, secrets, API and proxy-auth tokens."""
+"""The deploy API (gRPC `Control`): deploy, list, stop, logs, history and rollback, containers,
+secrets, API and proxy-auth tokens."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
 from nats.js import JetStreamContext
+from nats.js.errors import ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
 from berth.v1 import build_pb2, control_pb2, control_pb2_grpc, spec_pb2
-from services.common import subjects, tracing
-from services.common.auth import trace_context
-from services.scheduler import logstream, urls
+from services.common import logs, subjects, tracing
+from services.common.auth import bearer, trace_context
+from services.common.bundle_limits import BundleLimits, BundleRefused
+from services.common.bundle_limits import check as check_bundle
+from services.scheduler import containers, history, logstream, spec_checks, state, urls
 from services.scheduler.assignment import Assigner
 from services.scheduler.builds import BuilderClient
+from services.scheduler.containers import ContainerAges
 from services.scheduler.proxy_auth import ProxyAuthError, ProxyAuthNotFoundError, ProxyAuthStore
 from services.scheduler.secrets import SecretError, SecretStore
 from services.scheduler.state import AppStore
@@ -29,6 +36,8 @@ from services.scheduler.tokens import (
 )
 
 _APP_NAME_MAX = 64
+
+log = logging.getLogger("berth.scheduler")
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
         secrets: SecretStore,
         tokens: TokenStore,
         proxy_auth: ProxyAuthStore,
+        container_ages: ContainerAges | None = None,
     ) -> None:
         self._store = store
         self._assigner = assigner
@@ -62,6 +72,8 @@ class ControlService(control_pb2_grpc.ControlServicer):
         self._secrets = secrets
         self._tokens = tokens
         self._proxy_auth = proxy_auth
+        self._ages = container_ages or ContainerAges()
+        self._bundle_limits = BundleLimits.from_env()
         self._tracer = tracing.setup("scheduler")
 
     async def Deploy(  # noqa: N802 - gRPC method name
@@ -76,24 +88,22 @@ class ControlService(control_pb2_grpc.ControlServicer):
                     f"app name {spec.name!r} must have 1-{_APP_NAME_MAX} letters, digits or dashes",
                 )
             key = subjects.app_key(name, request.ephemeral)
+            try:
+                # Whole: a stranger's zip, decompressed to count what it really holds, off the loop.
+                await asyncio.to_thread(check_bundle, request.bundle, self._bundle_limits)
+            except BundleRefused as exc:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bundle refused: {exc}")
+            try:
+                spec_checks.check(spec, runtime=self._runtime)
+                routes = self._web_routes(name, spec, request.ephemeral)
+            except spec_checks.SpecError as exc:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            except spec_checks.UnsupportedHere as exc:
+                await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+            for note in spec_checks.notes(spec, ephemeral=request.ephemeral):
+                yield control_pb2.DeployEvent(log_line=note)
             web = [f for f in spec.functions if f.web.kind != spec_pb2.WEB_KIND_UNSPECIFIED]
-            routes = [self._route(name, f, request.ephemeral) for f in web]
-            for route in routes:
-                owner = await self._store.route_owner(route.host_label)
-                if owner is not None and owner.app != key:
-                    await context.abort(
-                        grpc.StatusCode.ALREADY_EXISTS,
-                        f"{route.host_label} is already used by app {owner.app.split('.', 1)[1]!r} "
-                        f"(function {owner.function}); choose another label",
-                    )
-            for function in web:
-                for secret in function.secret_names:
-                    if not await self._secrets.exists(secret):
-                        await context.abort(
-                            grpc.StatusCode.FAILED_PRECONDITION,
-                            f"secret {secret!r} (used by {function.name}) not found: "
-                            f"create it with `berth secret create {secret} KEY=VALUE`",
-                        )
+            await self._check_servable(context, key, routes, web, "")
             images: dict[str, build_pb2.BuiltImage] = {}
             built: dict[bytes, build_pb2.BuiltImage] = {}
             for function in web:
@@ -132,10 +142,16 @@ class ControlService(control_pb2_grpc.ControlServicer):
                 images=images,
                 ephemeral=request.ephemeral,
                 deployed_at_ms=int(time.time() * 1000),
-                urls=[self._function_url(r) for r in routes],
+                urls=self._function_urls(routes),
             )
             record.spec.name = name
-            await self._store.publish(key, record, routes)
+            try:
+                unused = await self._store.publish(
+                    key, record, routes, deployed_by=await self._caller(context)
+                )
+            except state.RouteTaken as exc:  # claimed by a deploy that finished while this one built
+                await context.abort(grpc.StatusCode.ALREADY_EXISTS, str(exc))
+            await self._delete_bundles(unused)
             self._assigner.retire(key, keep_version=version, reason=f"replaced by version {version}")
             self._assigner.warm(record)
             yield control_pb2.DeployEvent(
@@ -160,6 +176,60 @@ class ControlService(control_pb2_grpc.ControlServicer):
             timeout=function.scaling.timeout or 300.0,
             workspace=urls.normalize(self._urls.workspace),
         )
+
+    async def _check_servable(
+        self,
+        context: grpc.aio.ServicerContext,
+        key: str,
+        routes: list[control_pb2.Route],
+        web: list[spec_pb2.FunctionSpec],
+        what: str,
+    ) -> None:
+        """Aborts unless `routes` are free for app `key` and every secret `web` names exists.
+        `what` names the version for a rollback ("version 3"), "" for a deploy."""
+        for route in routes:
+            owner = await self._store.route_owner(route.host_label)
+            if owner is not None and owner.app != key:
+                taken = state.taken_message(route.host_label, owner)
+                await context.abort(
+                    grpc.StatusCode.ALREADY_EXISTS, f"{what} cannot serve again: {taken}" if what else taken
+                )
+        for function in web:
+            for secret in function.secret_names:
+                if not await self._secrets.exists(secret):
+                    used_by = f"{function.name} in {what}" if what else function.name
+                    await context.abort(
+                        grpc.StatusCode.FAILED_PRECONDITION,
+                        f"secret {secret!r} (used by {used_by}) not found: "
+                        f"create it with `berth secret create {secret} KEY=VALUE`",
+                    )
+
+    def _web_routes(self, app: str, spec: spec_pb2.AppSpec, ephemeral: bool) -> list[control_pb2.Route]:
+        """A route per web function under its label, and one per custom domain it claims (keyed by
+        the domain, otherwise the same). `berth serve` claims no domains: the deployed app keeps
+        them. SpecError for a domain that cannot be one."""
+        domains = spec_checks.custom_domains(spec, base_domain=self._urls.domain)
+        routes = []
+        for function in spec.functions:
+            if function.web.kind == spec_pb2.WEB_KIND_UNSPECIFIED:
+                continue
+            route = self._route(app, function, ephemeral)
+            routes.append(route)
+            for domain in [] if ephemeral else domains.get(function.name, []):
+                claim = control_pb2.Route()
+                claim.CopyFrom(route)
+                claim.host_label = domain
+                routes.append(claim)
+        return routes
+
+    def _function_urls(self, routes: list[control_pb2.Route]) -> list[control_pb2.FunctionUrl]:
+        """One per function, from its label's route, with the custom domains routed to it."""
+        found = [self._function_url(r) for r in routes if "." not in r.host_label]
+        by_function = {u.function: u for u in found}
+        for route in routes:
+            if "." in route.host_label:  # a custom domain: labels never hold a dot
+                by_function[route.function].custom_domains.append(route.host_label)
+        return found
 
     def _function_url(self, route: control_pb2.Route) -> control_pb2.FunctionUrl:
         return control_pb2.FunctionUrl(
@@ -207,6 +277,124 @@ class ControlService(control_pb2_grpc.ControlServicer):
                 await context.abort(grpc.StatusCode.NOT_FOUND, f"app {request.name!r} is not deployed")
         async for line in logstream.read(self._js, key, follow=request.follow):
             yield line
+
+    async def AppHistory(  # noqa: N802
+        self, request: control_pb2.AppHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.AppHistoryResponse:
+        key = subjects.app_key(urls.normalize(request.name), False)
+        kept = self._store.versions(key)
+        if not kept:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"app {request.name!r} has no deployed versions")
+        current = self._store.get(key)
+        serving = current.version if current is not None else 0
+        return control_pb2.AppHistoryResponse(
+            versions=[history.summary(kept[v], serving) for v in sorted(kept, reverse=True)]
+        )
+
+    async def RollbackApp(  # noqa: N802
+        self, request: control_pb2.RollbackAppRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.RollbackAppResponse:
+        with self._tracer.start_as_current_span("scheduler.rollback", context=trace_context(context)):
+            name = urls.normalize(request.name)
+            key = subjects.app_key(name, False)
+            kept = self._store.versions(key)
+            current = self._store.get(key)
+            if current is None:
+                if not kept:
+                    await context.abort(grpc.StatusCode.NOT_FOUND, f"app {request.name!r} is not deployed")
+                await context.abort(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"app {name!r} is stopped: deploy it again before rolling it back",
+                )
+                return control_pb2.RollbackAppResponse()  # not reached (abort raises); narrows for mypy
+            try:
+                target = history.rollback_target(name, kept, current.version, request.version)
+            except history.VersionNotFoundError as exc:
+                await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+            except history.RollbackError as exc:
+                await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+            source = kept[target].record
+            # The same checks a deploy makes: since that version served, another app may have
+            # taken one of its host names, or a secret it names may have been deleted.
+            web = [f for f in source.spec.functions if f.web.kind != spec_pb2.WEB_KIND_UNSPECIFIED]
+            try:
+                routes = self._web_routes(name, source.spec, False)
+            except spec_checks.SpecError as exc:  # e.g. the platform's domain changed since
+                await context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"version {target}: {exc}")
+            await self._check_servable(context, key, routes, web, f"version {target}")
+            try:
+                await self._bundles.get_info(source.bundle_id)
+            except ObjectNotFoundError:
+                await context.abort(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"the sources of version {target} are no longer stored; deploy them instead",
+                )
+            version = self._store.next_version(key)
+            for route in routes:
+                route.version = version
+            # No build: the kept record names the images built for that version.
+            record = control_pb2.AppRecord()
+            record.CopyFrom(source)
+            record.version = version
+            record.deployed_at_ms = int(time.time() * 1000)
+            record.stopped = False
+            del record.urls[:]
+            record.urls.extend(self._function_urls(routes))
+            try:
+                unused = await self._store.publish(
+                    key, record, routes, deployed_by=await self._caller(context), rollback_of=target
+                )
+            except state.RouteTaken as exc:  # claimed by a deploy that finished meanwhile
+                await context.abort(
+                    grpc.StatusCode.ALREADY_EXISTS, f"version {target} cannot serve again: {exc}"
+                )
+            await self._delete_bundles(unused)
+            self._assigner.retire(
+                key, keep_version=version, reason=f"replaced by version {version} (rollback to {target})"
+            )
+            self._assigner.warm(record)
+            return control_pb2.RollbackAppResponse(
+                app=name, version=version, rollback_of=target, urls=record.urls
+            )
+
+    async def ListContainers(  # noqa: N802
+        self, request: control_pb2.ListContainersRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.ListContainersResponse:
+        name = urls.normalize(request.app) if request.app else ""
+        rows = containers.summaries(self._assigner.pools.values(), self._ages, app=name)
+        if request.app and not rows:
+            known = any(self._store.get(subjects.app_key(name, dev)) for dev in (False, True))
+            if not known:
+                await context.abort(grpc.StatusCode.NOT_FOUND, f"app {request.app!r} is not deployed")
+        return control_pb2.ListContainersResponse(containers=rows)
+
+    async def StopContainer(  # noqa: N802
+        self, request: control_pb2.StopContainerRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.StopContainerResponse:
+        found = containers.find(self._assigner.pools.values(), request.container_id)
+        if found is None:
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"no container {request.container_id!r} is running (see `berth container list`)",
+            )
+            return control_pb2.StopContainerResponse()  # not reached (abort raises); narrows for mypy
+        pool, container = found
+        # As on a redeploy: the edge's lease is revoked, requests in flight finish, then it stops.
+        self._assigner.drain(pool, container, "stopped with `berth container stop`")
+        app, _ = containers.app_name(pool.key.app)
+        return control_pb2.StopContainerResponse(app=app, function=pool.key.function)
+
+    async def _caller(self, context: grpc.aio.ServicerContext) -> str:
+        """Name of the API token the call came with (the interceptor has verified it)."""
+        return await self._tokens.name_of(bearer(context.invocation_metadata()))
+
+    async def _delete_bundles(self, bundle_ids: set[str]) -> None:
+        """Bundles only pruned versions used. A failure leaves one behind, never fails the call."""
+        for bundle_id in sorted(bundle_ids):
+            try:
+                await self._bundles.delete(bundle_id)
+            except Exception as exc:  # noqa: BLE001 - e.g. already gone
+                logs.event(log, "bundle prune failed", logging.WARNING, bundle=bundle_id[:12], error=exc)
 
     async def CreateSecret(  # noqa: N802
         self, request: control_pb2.CreateSecretRequest, context: grpc.aio.ServicerContext

@@ -3,13 +3,18 @@
 Edges hold leases on container slots, so a warm request never waits on the scheduler; the
 scheduler hears from an edge only when requests queue there (Demand) and answers with grants,
 booting containers as needed. Every decision is event-driven; the autoscaler's tick only ages
-idle containers out.
+idle containers and idle pools out.
+
+Parameter sets are bounded here, where all edges' demand meets: a Demand for a new pool of a
+function that already has `max_parameter_sets` live ones is refused with a 429 before anything
+boots, and max_containers counts a function's containers across all its pools.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import urllib.parse
 import uuid
@@ -21,9 +26,17 @@ from nats.aio.client import Client
 from berth.v1 import bus_pb2, control_pb2, spec_pb2
 from services.common import bus, logs, subjects, tracing
 from services.common.pools import ParameterError, canonical_params
-from services.scheduler import autoscaler
+from services.scheduler import adoption, autoscaler
 from services.scheduler.agents import Agents
-from services.scheduler.pools import ContainerRecord, Pool, State, pool_id
+from services.scheduler.pools import (
+    DEFAULT_MAX_PARAMETER_SETS,
+    TOO_MANY_PARAMETER_SETS,
+    ContainerRecord,
+    Pool,
+    State,
+    function_id,
+    pool_id,
+)
 from services.scheduler.state import AppStore
 
 log = logging.getLogger("berth.scheduler")
@@ -31,6 +44,17 @@ log = logging.getLogger("berth.scheduler")
 BOOT_MARGIN = 15.0  # seconds on top of the function's startup budget for the agent's own work
 STOP_TIMEOUT = 30.0
 STRANGER_GRACE = 5.0
+# Refused parameter sets are logged once per function this often: each refusal is one request, so
+# a flood of made-up values must not become a flood of log lines.
+REFUSAL_LOG_INTERVAL = 60.0
+
+
+class TooManyParameterSets(Exception):
+    """A new pool would pass the function's cap on live parameter sets; the message is for users."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Assigner:
@@ -40,15 +64,23 @@ class Assigner:
         store: AppStore,
         agents: Agents,
         resolve_env: Callable[[spec_pb2.FunctionSpec], Coroutine[Any, Any, dict[str, str]]],
+        *,
+        max_parameter_sets: int = DEFAULT_MAX_PARAMETER_SETS,
     ) -> None:
         self._nc = nc
         self._store = store
         self._agents = agents
         self._resolve_env = resolve_env
+        self.max_parameter_sets = max_parameter_sets  # 0: no cap
         self.pools: dict[str, Pool] = {}
+        # Containers whose stop order is out, by id, with their function: they still run until the
+        # agent answers, so max_containers counts them.
+        self._stopping: dict[str, str] = {}
+        self._refusals_logged: dict[str, float] = {}
         self._tracer = tracing.setup("scheduler")
         self._tasks: set[asyncio.Task[None]] = set()
         self._strangers: dict[str, float] = {}
+        self._missing: dict[str, float] = {}  # container id -> first heartbeat that lacked it
 
     # -- events ------------------------------------------------------------------------------
 
@@ -56,7 +88,12 @@ class Assigner:
         with self._tracer.start_as_current_span(
             "scheduler.assign", attributes={"pool": pool_id(demand.pool)}
         ):
-            pool = self._pool(demand.pool)
+            try:
+                pool = self._pool(demand.pool)
+            except TooManyParameterSets as exc:
+                self._log_refusal(demand.pool, exc)
+                await self._fail_edge(demand.edge_id, demand.pool, 429, str(exc), retry_after=exc.retry_after)
+                return
             if pool is None:
                 await self._fail_edge(
                     demand.edge_id, demand.pool, 404, "this app version is no longer deployed"
@@ -76,7 +113,7 @@ class Assigner:
         if found is None:
             return
         pool, container = found
-        if container.leased_to != released.edge_id:
+        if not adoption.releasable(container, released.edge_id):
             return
         container.leased_to = ""
         if container.state is State.DRAINING:
@@ -100,11 +137,10 @@ class Assigner:
         for pool in self.pools.values():
             pool.loads.pop(hello.edge_id, None)
             for container in pool.containers.values():
-                if container.leased_to == hello.edge_id:
+                if container.leased_to in (hello.edge_id, adoption.UNKNOWN_HOLDER):
                     container.leased_to = ""
                     if container.state is State.DRAINING:
                         self._spawn(self._stop(pool, container))
-
 
     @property
     def agents(self) -> Agents:
@@ -116,11 +152,44 @@ class Assigner:
         for status in beat.containers:
             found = self._find(status.container_id)
             if found is None:
-                self._reap_stranger(beat.agent_id, status.container_id, now)
+                if not self._adopt(beat.agent_id, status, now):
+                    self._reap_stranger(beat.agent_id, status.container_id, now)
                 continue
             _, container = found
             container.inflight = status.inflight
             container.idle_since = time.monotonic() - status.idle_ms / 1000
+        self._forget_lost(beat, now)
+
+    def _adopt(self, agent_id: str, status: bus_pb2.ContainerStatus, now: float) -> bool:
+        """Takes a running container of a current pool into it (a restarted scheduler's)."""
+        try:
+            pool = self._pool(status.pool)
+        except TooManyParameterSets:
+            pool = None
+        if not adoption.adoptable(status, pool):
+            return False
+        assert pool is not None
+        pool.containers[status.container_id] = adoption.adopted(agent_id, status, now)
+        self._strangers.pop(status.container_id, None)
+        logs.event(log, "container adopted", container=status.container_id, agent=agent_id)
+        return True
+
+    def _forget_lost(self, beat: bus_pb2.AgentHeartbeat, now: float) -> None:
+        """Containers the agent no longer reports (it restarted without them) are replaced."""
+        reported = {c.container_id for c in beat.containers}
+        agent = beat.agent_id
+        on_agent = [c for p in self.pools.values() for c in p.containers.values() if c.agent_id == agent]
+        for container_id in adoption.lost(on_agent, reported, self._missing, now):
+            found = self._find(container_id)
+            if found is None:
+                continue
+            pool, container = found
+            pool.containers.pop(container_id, None)
+            logs.event(log, "container lost", logging.WARNING, container=container_id, agent=beat.agent_id)
+            if container.leased_to:
+                self._spawn(self._revoke(container, lost=True))
+            # Sized to the edges' latest load: their requests for it are waiting right now.
+            self._boot_as_needed(pool, to_load=True)
 
     def _reap_stranger(self, agent_id: str, container_id: str, now: float) -> None:
         """A container no pool knows: its boot answer came too late (a timed-out boot), or this
@@ -164,7 +233,10 @@ class Assigner:
             key = bus_pb2.PoolKey(
                 app=key_prefix, function=function.name, version=record.version, params=params
             )
-            pool = self._pool(key)
+            try:
+                pool = self._pool(key)
+            except TooManyParameterSets:
+                continue  # only once this version's pools are taken: the default pool is kept
             if pool is not None:
                 self._boot_as_needed(pool)
 
@@ -185,10 +257,18 @@ class Assigner:
             self._spawn(self._stop(pool, container))
 
     def tick(self) -> None:
-        """Ages idle containers out, keeps min_containers warm, forgets dead agents."""
+        """Ages idle containers and pools out, keeps min_containers warm, forgets dead agents."""
         now = time.monotonic()
         dead = set(self._agents.dead())
         for pid, pool in list(self.pools.items()):
+            if pool.in_use(now):
+                pool.used_at = now
+            elif autoscaler.expired(pool, now):
+                # Nothing runs there and no edge holds a lease: edges forget their side of the
+                # pool once its last lease and waiter are gone (services/edge/leases.py).
+                del self.pools[pid]
+                logs.event(log, "idle pool deleted", pool=pid)
+                continue
             for decision in autoscaler.decide(pool, now, dead):
                 container = decision.container
                 if decision.action is autoscaler.Action.LOST:
@@ -213,7 +293,12 @@ class Assigner:
         it counted, and acting on it from the tick would undo a scale-down."""
         if pool.retired:
             return
-        for _ in range(pool.boots_needed(time.monotonic(), with_load=to_load)):
+        now = time.monotonic()
+        others = self._others(pool)
+        boots = pool.boots_needed(now, with_load=to_load, others=others)
+        if to_load:
+            self._reclaim(pool, pool.wanted(now) - boots, now)
+        for _ in range(boots):
             container_id = f"c{uuid.uuid4().hex[:12]}"
             agent_id = self._agents.place(self._running_per_agent())
             if agent_id is None:
@@ -292,8 +377,12 @@ class Assigner:
         )
         await bus.publish(self._nc, subjects.edge_control(edge_id), bus_pb2.EdgeControl(grant=grant))
 
-    async def _revoke(self, container: ContainerRecord) -> None:
-        revoke = bus_pb2.EdgeControl(revoke=bus_pb2.LeaseRevoke(container_id=container.container_id))
+    async def _revoke(self, container: ContainerRecord, *, lost: bool = False) -> None:
+        if container.leased_to == adoption.UNKNOWN_HOLDER:
+            return  # no edge to tell: whichever holds it finds the container gone and drops it
+        revoke = bus_pb2.EdgeControl(
+            revoke=bus_pb2.LeaseRevoke(container_id=container.container_id, lost=lost)
+        )
         await bus.publish(self._nc, subjects.edge_control(container.leased_to), revoke)
 
     async def _stop(self, pool: Pool, container: ContainerRecord) -> None:
@@ -302,20 +391,88 @@ class Assigner:
         order = bus_pb2.StopOrder(
             container_id=container.container_id, reason=container.drain_reason or "stopped"
         )
-        await self._stop_order(container.agent_id, order)
+        function = self._stopping[container.container_id] = function_id(pool.key)
+        try:
+            await self._stop_order(container.agent_id, order)
+        finally:
+            del self._stopping[container.container_id]
+        # Its place under max_containers is free now: give it to a parameter set still waiting
+        # rather than to that set's next Demand, up to a second away.
+        for sibling in list(self.pools.values()):
+            if function_id(sibling.key) == function and sibling.waiting(time.monotonic()):
+                self._boot_as_needed(sibling, to_load=True)
+
+    # -- parameter sets ----------------------------------------------------------------------
+
+    def _siblings(self, pool: Pool) -> list[Pool]:
+        """The function's other live pools (other parameter sets of the same version)."""
+        function = function_id(pool.key)
+        return [
+            p
+            for p in self.pools.values()
+            if p is not pool and not p.retired and function_id(p.key) == function
+        ]
+
+    def _others(self, pool: Pool) -> int:
+        """Containers of `pool`'s function outside it that may still run, for max_containers."""
+        function = function_id(pool.key)
+        stopping = sum(1 for f in self._stopping.values() if f == function)
+        return stopping + sum(len(p.containers) for p in self._siblings(pool))
+
+    def _reclaim(self, pool: Pool, short: int, now: float) -> None:
+        """`pool` has requests waiting for `short` containers max_containers does not allow: drain
+        idle ones of other parameter sets, beyond those already on their way out."""
+        if short <= 0 or not pool.function.scaling.max_containers:
+            return
+        function = function_id(pool.key)
+        leaving = sum(1 for f in self._stopping.values() if f == function)
+        leaving += sum(p.count(State.DRAINING) for p in [pool, *self._siblings(pool)])
+        for sibling, container in autoscaler.reclaimable(self._siblings(pool), now, short - leaving):
+            self.drain(sibling, container, "its place went to another parameter set (max_containers)")
+
+    def _log_refusal(self, key: bus_pb2.PoolKey, refusal: TooManyParameterSets) -> None:
+        function, now = function_id(key), time.monotonic()
+        if now - self._refusals_logged.get(function, -math.inf) >= REFUSAL_LOG_INTERVAL:
+            self._refusals_logged[function] = now
+            logs.event(log, "parameter set refused", logging.WARNING, function=function, reason=str(refusal))
+
+    def _refuse_new_pool(self, key: bus_pb2.PoolKey) -> None:
+        """Raises TooManyParameterSets if the function already has its cap of live pools."""
+        cap = self.max_parameter_sets
+        if not cap:
+            return
+        function = function_id(key)
+        live = [p for p in self.pools.values() if not p.retired and function_id(p.key) == function]
+        if len(live) < cap:
+            return
+        now = time.monotonic()
+        soonest = min(p.expires_in(now) for p in live)
+        if math.isinf(soonest):
+            soonest = live[0].scaledown_window
+        raise TooManyParameterSets(
+            f"{TOO_MANY_PARAMETER_SETS}: {key.function} already has {len(live)} live container pools, "
+            f"one per set of parameter values, and this platform allows {cap} "
+            f"(BERTH_MAX_PARAMETER_SETS); an unused pool gives up its place "
+            f"{2 * live[0].scaledown_window:g} s after its last request",
+            retry_after=max(1, math.ceil(soonest)),
+        )
 
     async def _fail_pool(self, pool: Pool, status: int, message: str) -> None:
         for edge_id in pool.waiting(time.monotonic()):
             await self._fail_edge(edge_id, pool.key, status, message)
         pool.forget_waiting()
 
-    async def _fail_edge(self, edge_id: str, key: bus_pb2.PoolKey, status: int, message: str) -> None:
-        failure = bus_pb2.EdgeControl(failure=bus_pb2.PoolFailure(pool=key, status=status, message=message))
-        await bus.publish(self._nc, subjects.edge_control(edge_id), failure)
+    async def _fail_edge(
+        self, edge_id: str, key: bus_pb2.PoolKey, status: int, message: str, *, retry_after: int = 0
+    ) -> None:
+        failure = bus_pb2.PoolFailure(pool=key, status=status, message=message, retry_after=retry_after)
+        await bus.publish(self._nc, subjects.edge_control(edge_id), bus_pb2.EdgeControl(failure=failure))
 
     # -- lookups -----------------------------------------------------------------------------
 
     def _pool(self, key: bus_pb2.PoolKey) -> Pool | None:
+        """The live pool for `key`, made if its version is current; None if it is not. Raises
+        TooManyParameterSets rather than make one past the function's cap."""
         pid = pool_id(key)
         pool = self.pools.get(pid)
         if pool is not None:
@@ -326,6 +483,7 @@ class Assigner:
         function = next((f for f in record.spec.functions if f.name == key.function), None)
         if function is None:
             return None
+        self._refuse_new_pool(key)
         pool = self.pools[pid] = Pool(key=key, function=function)
         return pool
 

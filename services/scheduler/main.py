@@ -20,6 +20,8 @@ from services.scheduler.agents import Agents
 from services.scheduler.api import ControlService, UrlConfig
 from services.scheduler.assignment import Assigner
 from services.scheduler.builds import BuilderClient
+from services.scheduler.containers import ContainerAges
+from services.scheduler.pools import DEFAULT_MAX_PARAMETER_SETS
 from services.scheduler.proxy_auth import ProxyAuthStore
 from services.scheduler.secrets import SecretStore, parse_key
 from services.scheduler.state import AppStore
@@ -45,6 +47,7 @@ class SchedulerConfig:
     secret_key: str
     tls_cert: str
     tls_key: str
+    max_parameter_sets: int = DEFAULT_MAX_PARAMETER_SETS
 
 
 def parse_config(argv: list[str] | None = None) -> SchedulerConfig:
@@ -77,7 +80,17 @@ def parse_config(argv: list[str] | None = None) -> SchedulerConfig:
         default=config.env_str("BERTH_TOKEN_FILE", ""),
         help="the bootstrap API token, made valid at start (env BERTH_TOKEN_FILE, else BERTH_TOKEN)",
     )
+    parser.add_argument(
+        "--max-parameter-sets",
+        type=int,
+        default=config.env_int("BERTH_MAX_PARAMETER_SETS", DEFAULT_MAX_PARAMETER_SETS),
+        help="live container pools (distinct parameter sets) per function of a parametrized class; "
+        f"a new set beyond is a 429; 0: no cap (env BERTH_MAX_PARAMETER_SETS, default "
+        f"{DEFAULT_MAX_PARAMETER_SETS})",
+    )
     args = parser.parse_args(argv)
+    if args.max_parameter_sets < 0:
+        parser.error("--max-parameter-sets cannot be negative (0 turns the cap off)")
     if not args.builder:
         parser.error("--builder (or BERTH_BUILDER_ADDR) is required")
     secret_key = config.secret_value(
@@ -105,6 +118,7 @@ def parse_config(argv: list[str] | None = None) -> SchedulerConfig:
         secret_key=secret_key,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        max_parameter_sets=args.max_parameter_sets,
     )
 
 
@@ -134,11 +148,13 @@ async def serve(cfg: SchedulerConfig, svc: service.Service) -> None:
         env.update(function.env)
         return env
 
-    assigner = Assigner(nc, store, Agents(), resolve_env)
+    assigner = Assigner(nc, store, Agents(), resolve_env, max_parameter_sets=cfg.max_parameter_sets)
     builder = BuilderClient(cfg.builder, cfg.token)
     for record in store.records.values():
         assigner.warm(record)
     await _subscribe(nc, assigner)
+    ages = ContainerAges()  # `berth container list` shows how long each has run
+    await ages.watch(nc)
 
     server = grpc.aio.server(interceptors=[auth.AuthInterceptor(tokens.verifier)])
     control_pb2_grpc.add_ControlServicer_to_server(
@@ -153,6 +169,7 @@ async def serve(cfg: SchedulerConfig, svc: service.Service) -> None:
             secrets,
             tokens,
             proxy_auth,
+            container_ages=ages,
         ),
         server,
     )

@@ -1,28 +1,47 @@
-"""Desired state in JetStream KV: app records and the routes the edges serve from."""
+"""Desired state in JetStream KV: app records, the routes the edges serve from, and the kept
+versions of each deployed app (services/scheduler/history.py says which and how long)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 
 from nats.js.errors import KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
 
 from berth.v1 import control_pb2, spec_pb2
+from services.common import bus, logs
+from services.scheduler import history
 
 LOAD_TIMEOUT = 30.0
 
+log = logging.getLogger("berth.scheduler")
+
 
 class AppStore:
-    def __init__(self, apps: KeyValue, routes: KeyValue) -> None:
+    def __init__(self, apps: KeyValue, routes: KeyValue, *, keep: int = history.KEEP_VERSIONS) -> None:
         self._apps = apps
         self._routes = routes
+        self._keep = keep
         self.records: dict[str, control_pb2.AppRecord] = {}
         self._versions: dict[str, int] = {}
+        # Held from reading a host's owner to writing its route: two deploys claiming one host
+        # name at once must not both win it.
+        self._claiming = asyncio.Lock()
+        # Kept versions of deployed apps: app key -> version -> record (history.py).
+        self._history: dict[str, dict[int, control_pb2.AppVersionRecord]] = {}
 
     async def load(self) -> None:
         """Rebuilds the in-memory view after a restart."""
         keys = await _keys(self._apps)
         for key in keys:
+            kept = history.parse_key(key)
+            if kept is not None:
+                version = await bus.get_record(self._apps, key, control_pb2.AppVersionRecord)
+                if version is not None:
+                    self._history.setdefault(kept[0], {})[kept[1]] = version
+                continue
             try:
                 entry = await self._apps.get(key)
             except KeyNotFoundError:
@@ -32,13 +51,27 @@ class AppStore:
                 self._versions[key] = record.version
                 if not record.stopped:
                     self.records[key] = record
+        for key, record in self.records.items():
+            # Apps deployed before versions were kept: their serving version starts the history.
+            if not record.ephemeral and record.version not in self._history.get(key, {}):
+                await self._keep_version(key, control_pb2.AppVersionRecord(record=record))
 
     def get(self, key: str) -> control_pb2.AppRecord | None:
         return self.records.get(key)
 
     def next_version(self, key: str) -> int:
-        """Versions only grow, across stops too."""
-        return self._versions.get(key, 0) + 1
+        """Reserves the app's next version number. Versions only grow, across stops too, and two
+        deploys or rollbacks running at once never get the same one."""
+        version = self._versions[key] = self._versions.get(key, 0) + 1
+        return version
+
+    def versions(self, key: str) -> dict[int, control_pb2.AppVersionRecord]:
+        """The kept versions of a deployed app, by number ({} for none)."""
+        return dict(self._history.get(key, {}))
+
+    def last_version(self, key: str) -> int:
+        """The highest version number the app has had (0 for a name never deployed)."""
+        return self._versions.get(key, 0)
 
     async def route_owner(self, host_label: str) -> control_pb2.Route | None:
         try:
@@ -47,17 +80,58 @@ class AppStore:
             return None
         return control_pb2.Route.FromString(entry.value) if entry.value else None
 
-    async def publish(self, key: str, record: control_pb2.AppRecord, routes: list[control_pb2.Route]) -> None:
+    async def publish(
+        self,
+        key: str,
+        record: control_pb2.AppRecord,
+        routes: list[control_pb2.Route],
+        *,
+        deployed_by: str = "",
+        rollback_of: int = 0,
+    ) -> set[str]:
         """Makes `record` the app's serving version: routes first for the new hosts, then the
-        record, then removes hosts the new version no longer has."""
+        record, then removes hosts the new version no longer has. A deployed app's version is
+        kept in its history, and versions past the newest `keep` are pruned: returns the bundle
+        ids no kept version uses any more, for the caller to delete."""
         previous = self.records.get(key)
-        for route in routes:
-            await self._routes.put(route.host_label, route.SerializeToString())
+        await self._claim(key, routes)
         await self._apps.put(key, record.SerializeToString())
         self.records[key] = record
-        self._versions[key] = record.version
+        self._versions[key] = max(self._versions.get(key, 0), record.version)
         if previous is not None:
             await self._delete_routes(previous, keep={r.host_label for r in routes})
+        if record.ephemeral:
+            return set()  # `berth serve` redeploys on every save: nothing to roll back to
+        entry = control_pb2.AppVersionRecord(record=record, deployed_by=deployed_by, rollback_of=rollback_of)
+        await self._keep_version(key, entry)
+        return await self._prune(key)
+
+    async def _claim(self, key: str, routes: list[control_pb2.Route]) -> None:
+        """Writes `routes` for app `key`; RouteTaken, with nothing written, if another app holds
+        any of their hosts (a label or a custom domain)."""
+        async with self._claiming:
+            for route in routes:
+                owner = await self.route_owner(route.host_label)
+                if owner is not None and owner.app != key:
+                    raise RouteTaken(route.host_label, owner)
+            for route in routes:
+                await self._routes.put(route.host_label, route.SerializeToString())
+
+    async def _keep_version(self, key: str, entry: control_pb2.AppVersionRecord) -> None:
+        await self._apps.put(history.key(key, entry.record.version), entry.SerializeToString())
+        self._history.setdefault(key, {})[entry.record.version] = entry
+
+    async def _prune(self, key: str) -> set[str]:
+        kept = self._history.get(key, {})
+        dropped = [kept.pop(version) for version in history.to_prune(kept, self._keep)]
+        for entry in dropped:
+            try:
+                await self._apps.delete(history.key(key, entry.record.version))
+            except Exception as exc:  # noqa: BLE001 - a stale record is harmless; the deploy stands
+                logs.event(log, "history prune failed", logging.WARNING, app=key, error=exc)
+        still_used = [e.record for versions in self._history.values() for e in versions.values()]
+        still_used.extend(self.records.values())
+        return history.unreferenced_bundles((e.record for e in dropped), still_used)
 
     async def remove(self, key: str) -> control_pb2.AppRecord | None:
         record = self.records.pop(key, None)
@@ -68,6 +142,12 @@ class AppStore:
             spec=spec_pb2.AppSpec(name=record.spec.name), version=record.version, stopped=True
         )
         await self._apps.put(key, tombstone.SerializeToString())
+        entry = self._history.get(key, {}).get(record.version)
+        if entry is not None:
+            stopped = control_pb2.AppVersionRecord()
+            stopped.CopyFrom(entry)
+            stopped.stopped_at_ms = int(time.time() * 1000)
+            await self._keep_version(key, stopped)
         return record
 
     async def _delete_routes(self, record: control_pb2.AppRecord, keep: set[str]) -> None:
@@ -79,9 +159,30 @@ class AppStore:
                     pass
 
 
+class RouteTaken(Exception):
+    """A host a deploy names is another app's; the message says whose and what to do."""
+
+    def __init__(self, host: str, owner: control_pb2.Route) -> None:
+        super().__init__(taken_message(host, owner))
+        self.host = host
+        self.owner = owner
+
+
+def taken_message(host: str, owner: control_pb2.Route) -> str:
+    app = owner.app.split(".", 1)[-1]
+    if "." in host:  # labels never hold a dot; custom domains always do
+        return (
+            f"custom domain {host} is already used by app {app!r} (function {owner.function}); "
+            f"remove it from that app or stop it (`berth app stop {app}`) first"
+        )
+    return f"{host} is already used by app {app!r} (function {owner.function}); choose another label"
+
+
 def record_hosts(record: control_pb2.AppRecord) -> list[str]:
-    # The URL's first DNS label is the route key.
-    return [u.url.split("://", 1)[1].split(".", 1)[0] for u in record.urls]
+    """Every route key of the record: the first DNS label of each URL, and its custom domains."""
+    hosts = [u.url.split("://", 1)[1].split(".", 1)[0] for u in record.urls]
+    hosts += [domain for u in record.urls for domain in u.custom_domains]
+    return hosts
 
 
 async def _keys(kv: KeyValue, *, timeout: float = LOAD_TIMEOUT) -> list[str]:

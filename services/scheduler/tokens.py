@@ -119,6 +119,11 @@ class TokenStore:
             self.verifier.forget(key)
             self._touched.pop(key, None)
 
+    async def name_of(self, token: str) -> str:
+        """The name of a token, for "who deployed" in app history; "" if it has no record."""
+        record = await self._get(auth.token_id(token))
+        return record.name if record is not None else ""
+
     async def touch(self, key: str) -> None:
         """Records a use of a verified token, at most once a minute per token."""
         now = self._now()

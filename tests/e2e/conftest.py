@@ -147,22 +147,33 @@ def runner_processes(home: Path, *, with_children: bool = False) -> list[int]:
     return found
 
 
-def container_pids(platform: Platform, app: str, *, ephemeral: bool = False) -> list[int]:
-    """Runner processes of one app's containers, found from each container's boot order."""
+def boot_orders(platform: Platform) -> list[tuple[int, Any]]:
+    """(pid, BootOrder) of each running container: what the scheduler asked the agent to start."""
     from berth.v1 import bus_pb2
 
-    key = f"{'dev' if ephemeral else 'live'}.{app}"
     found = []
     for pid in runner_processes(platform.home):
         try:
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
             boot = next(e for e in environ if e.startswith(b"BERTH_BOOT=")).split(b"=", 1)[1]
-            order = bus_pb2.BootOrder.FromString(Path(boot.decode()).read_bytes())
+            found.append((pid, bus_pb2.BootOrder.FromString(Path(boot.decode()).read_bytes())))
         except (OSError, StopIteration):
             continue
-        if order.pool.app == key:
-            found.append(pid)
     return found
+
+
+def container_pids(platform: Platform, app: str, *, ephemeral: bool = False) -> list[int]:
+    """Runner processes of one app's containers, found from each container's boot order."""
+    key = f"{'dev' if ephemeral else 'live'}.{app}"
+    return [pid for pid, order in boot_orders(platform) if order.pool.app == key]
+
+
+def stop_platform(platform: Platform) -> None:
+    """Stops `berth up` as Ctrl-C would and checks it ended cleanly, leaving no container behind."""
+    code = stop_process(platform.process, signal.SIGINT)
+    leftovers = runner_processes(platform.home, with_children=True)
+    assert code == 0, f"berth up exited with {code}:\n{platform.output.read_text()[-3000:]}"
+    assert not leftovers, f"container processes outlived berth up: {leftovers}"
 
 
 def wait_until(condition: Callable[[], object], what: str, timeout: float = 60.0) -> None:
@@ -175,16 +186,27 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 60.0
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+# The shared platform's cap on live parameter sets per function (default 16), low so that
+# test_parameter_sets.py reaches it with a few containers; other tests use at most 2 sets a function.
+PARAMETER_SETS_CAP = 4
+# The shared platform's request-body stall timeout (default 30 s), short so that
+# test_flow_control.py sees the 408 soon; no other test's client pauses mid-body.
+EDGE_BODY_TIMEOUT = 5.0
+
+
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    running = start_platform(tmp_path_factory.mktemp("berth-home"))
+    running = start_platform(
+        tmp_path_factory.mktemp("berth-home"),
+        {
+            "BERTH_MAX_PARAMETER_SETS": str(PARAMETER_SETS_CAP),
+            "BERTH_EDGE_BODY_TIMEOUT": str(EDGE_BODY_TIMEOUT),
+        },
+    )
     try:
         yield running
     finally:
-        code = stop_process(running.process, signal.SIGINT)
-        leftovers = runner_processes(running.home, with_children=True)
-        assert code == 0, f"berth up exited with {code}:\n{running.output.read_text()[-3000:]}"
-        assert not leftovers, f"container processes outlived berth up: {leftovers}"
+        stop_platform(running)
 
 
 def conformance_cases() -> list[dict[str, object]]:

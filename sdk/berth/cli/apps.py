@@ -32,6 +32,9 @@ def print_apps(listing: control_pb2.ListAppsResponse) -> None:
     print(f"{'NAME':24} {'VERSION':>7} {'STATE':9} {'CONTAINERS':>10}  URLS")
     for app in apps:
         urls = " ".join(u.url for u in app.urls)
+        domains = [d for u in app.urls for d in u.custom_domains]
+        if domains:
+            urls += f" (custom domains: {', '.join(domains)})"
         print(f"{app.name:24} {app.version:>7} {app.state:9} {app.containers:>10}  {urls}")
 
 

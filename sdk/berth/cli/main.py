@@ -29,6 +29,22 @@ def _parser() -> argparse.ArgumentParser:
         help="requests/s per workspace at the edge, bursts of 5 s worth; beyond: 429 "
         "(env BERTH_RATE_LIMIT; default off)",
     )
+    up.add_argument(
+        "--max-parameter-sets",
+        type=int,
+        default=None,
+        metavar="N",
+        help="live container pools (distinct parameter values) per function of a parametrized class; "
+        "a new set beyond: 429 (env BERTH_MAX_PARAMETER_SETS; default 16; 0: no cap)",
+    )
+    up.add_argument(
+        "--redirect-after",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds before a web request still running is answered 303 to wait for its result "
+        "(env BERTH_REDIRECT_AFTER; default 150; 0: never)",
+    )
 
     deploy = commands.add_parser("deploy", help="deploy an app file and print its URLs")
     deploy.add_argument("file", type=Path)
@@ -48,6 +64,26 @@ def _parser() -> argparse.ArgumentParser:
     logs = app_commands.add_parser("logs", help="show the output of an app's containers")
     logs.add_argument("name")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
+    app_history = app_commands.add_parser("history", help="list an app's kept versions (the last 20)")
+    app_history.add_argument("name")
+    app_history.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    rollback = app_commands.add_parser(
+        "rollback", help="serve an earlier version's code and image again, as a new version (no build)"
+    )
+    rollback.add_argument("name")
+    rollback.add_argument("version", nargs="?", default="", help="e.g. 3 or v3 (default: the previous one)")
+
+    container = commands.add_parser("container", help="see and stop the containers that run apps")
+    container_commands = container.add_subparsers(
+        dest="container_command", required=True, metavar="SUBCOMMAND"
+    )
+    container_list = container_commands.add_parser("list", help="list containers, of one app or all")
+    container_list.add_argument("app", nargs="?", default="")
+    container_list.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    container_stop = container_commands.add_parser(
+        "stop", help="stop a container once its requests finish; another boots on demand"
+    )
+    container_stop.add_argument("id")
 
     secret = commands.add_parser("secret", help="manage secrets (environment variables for functions)")
     secret_commands = secret.add_subparsers(dest="secret_command", required=True, metavar="SUBCOMMAND")
@@ -99,7 +135,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "up":
         from services.launcher.platform import run_up
 
-        return run_up((args.home or home()).expanduser().resolve(), args.port, rate_limit=args.rate_limit)
+        return run_up(
+            (args.home or home()).expanduser().resolve(),
+            args.port,
+            rate_limit=args.rate_limit,
+            max_parameter_sets=args.max_parameter_sets,
+            redirect_after=args.redirect_after,
+        )
     from berth.cli.client import Api
 
     if args.command == "deploy":
@@ -113,6 +155,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"app-name: {result.app}")
         for url in result.urls:
             print(f"{url.function}: {url.url}")
+            for domain in url.custom_domains:  # stderr: stdout stays one `function: url` a line
+                print(f"{url.function}: also at custom domain {domain}", file=sys.stderr)
         return 0
     if args.command == "serve":
         from berth.cli.serve import serve
@@ -148,6 +192,32 @@ def _run(args: argparse.Namespace) -> int:
         elif args.secret_command == "delete":
             secrets.delete(api, args.name)
             print(f"deleted secret {args.name}")
+        return 0
+    if args.command == "container":
+        from berth.cli import containers
+
+        if args.container_command == "list":
+            containers.print_containers(containers.list_containers(api, args.app), as_json=args.json)
+        elif args.container_command == "stop":
+            stopped = containers.stop_container(api, args.id)
+            print(f"stopping {args.id} ({stopped.app}/{stopped.function}) once its requests finish")
+        return 0
+    if args.app_command in ("history", "rollback"):
+        from berth.cli import history
+
+        if args.app_command == "history":
+            history.print_history(history.app_history(api, args.name), as_json=args.json)
+            return 0
+        version = history.parse_version(args.version) if args.version else 0
+        done = history.rollback(api, args.name, version)
+        print(
+            f"rolled back {done.app} to version {done.rollback_of}, now version {done.version}",
+            file=sys.stderr,
+        )
+        for url in done.urls:
+            print(f"{url.function}: {url.url}")
+            for domain in url.custom_domains:
+                print(f"{url.function}: also at custom domain {domain}", file=sys.stderr)
         return 0
     if args.app_command == "list":
         apps.print_apps(apps.list_apps(api))

@@ -297,20 +297,24 @@ class LeaseGrant(_message.Message):
     def __init__(self, pool: _Optional[_Union[PoolKey, _Mapping]] = ..., container_id: _Optional[str] = ..., data_subject: _Optional[str] = ..., slots: _Optional[int] = ...) -> None: ...
 
 class LeaseRevoke(_message.Message):
-    __slots__ = ("container_id",)
+    __slots__ = ("container_id", "lost")
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    LOST_FIELD_NUMBER: _ClassVar[int]
     container_id: str
-    def __init__(self, container_id: _Optional[str] = ...) -> None: ...
+    lost: bool
+    def __init__(self, container_id: _Optional[str] = ..., lost: _Optional[bool] = ...) -> None: ...
 
 class PoolFailure(_message.Message):
-    __slots__ = ("pool", "status", "message")
+    __slots__ = ("pool", "status", "message", "retry_after")
     POOL_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_FIELD_NUMBER: _ClassVar[int]
     pool: PoolKey
     status: int
     message: str
-    def __init__(self, pool: _Optional[_Union[PoolKey, _Mapping]] = ..., status: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+    retry_after: int
+    def __init__(self, pool: _Optional[_Union[PoolKey, _Mapping]] = ..., status: _Optional[int] = ..., message: _Optional[str] = ..., retry_after: _Optional[int] = ...) -> None: ...
 
 class EdgeControl(_message.Message):
     __slots__ = ("grant", "revoke", "failure")
@@ -339,6 +343,22 @@ class EdgeHello(_message.Message):
 class Empty(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class CallRecord(_message.Message):
+    __slots__ = ("app", "function", "edge_id", "updated_at_ms", "done", "result")
+    APP_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    EDGE_ID_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    app: str
+    function: str
+    edge_id: str
+    updated_at_ms: int
+    done: bool
+    result: ResponseHead
+    def __init__(self, app: _Optional[str] = ..., function: _Optional[str] = ..., edge_id: _Optional[str] = ..., updated_at_ms: _Optional[int] = ..., done: _Optional[bool] = ..., result: _Optional[_Union[ResponseHead, _Mapping]] = ...) -> None: ...
 
 class ZygoteReady(_message.Message):
     __slots__ = ("pid", "modules")

@@ -203,12 +203,14 @@ class ImageReady(_message.Message):
     def __init__(self, image_id: _Optional[str] = ..., cache_hit: _Optional[bool] = ..., installed: _Optional[int] = ...) -> None: ...
 
 class FunctionUrl(_message.Message):
-    __slots__ = ("function", "url")
+    __slots__ = ("function", "url", "custom_domains")
     FUNCTION_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_DOMAINS_FIELD_NUMBER: _ClassVar[int]
     function: str
     url: str
-    def __init__(self, function: _Optional[str] = ..., url: _Optional[str] = ...) -> None: ...
+    custom_domains: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, function: _Optional[str] = ..., url: _Optional[str] = ..., custom_domains: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DeployResult(_message.Message):
     __slots__ = ("app", "version", "urls")
@@ -362,3 +364,124 @@ class LogLine(_message.Message):
     stream: str
     text: str
     def __init__(self, time_ms: _Optional[int] = ..., app: _Optional[str] = ..., function: _Optional[str] = ..., container_id: _Optional[str] = ..., stream: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class AppHistoryRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class AppVersion(_message.Message):
+    __slots__ = ("version", "deployed_at_ms", "state", "deployed_by", "images", "bundle_id", "rollback_of")
+    class ImagesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYED_BY_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    BUNDLE_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLLBACK_OF_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    deployed_at_ms: int
+    state: str
+    deployed_by: str
+    images: _containers.ScalarMap[str, str]
+    bundle_id: str
+    rollback_of: int
+    def __init__(self, version: _Optional[int] = ..., deployed_at_ms: _Optional[int] = ..., state: _Optional[str] = ..., deployed_by: _Optional[str] = ..., images: _Optional[_Mapping[str, str]] = ..., bundle_id: _Optional[str] = ..., rollback_of: _Optional[int] = ...) -> None: ...
+
+class AppHistoryResponse(_message.Message):
+    __slots__ = ("versions",)
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedCompositeFieldContainer[AppVersion]
+    def __init__(self, versions: _Optional[_Iterable[_Union[AppVersion, _Mapping]]] = ...) -> None: ...
+
+class RollbackAppRequest(_message.Message):
+    __slots__ = ("name", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class RollbackAppResponse(_message.Message):
+    __slots__ = ("app", "version", "rollback_of", "urls")
+    APP_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ROLLBACK_OF_FIELD_NUMBER: _ClassVar[int]
+    URLS_FIELD_NUMBER: _ClassVar[int]
+    app: str
+    version: int
+    rollback_of: int
+    urls: _containers.RepeatedCompositeFieldContainer[FunctionUrl]
+    def __init__(self, app: _Optional[str] = ..., version: _Optional[int] = ..., rollback_of: _Optional[int] = ..., urls: _Optional[_Iterable[_Union[FunctionUrl, _Mapping]]] = ...) -> None: ...
+
+class ListContainersRequest(_message.Message):
+    __slots__ = ("app",)
+    APP_FIELD_NUMBER: _ClassVar[int]
+    app: str
+    def __init__(self, app: _Optional[str] = ...) -> None: ...
+
+class ContainerSummary(_message.Message):
+    __slots__ = ("container_id", "app", "ephemeral", "function", "version", "parameters", "state", "inflight", "max_inputs", "age_ms", "agent_id")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    APP_FIELD_NUMBER: _ClassVar[int]
+    EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    INFLIGHT_FIELD_NUMBER: _ClassVar[int]
+    MAX_INPUTS_FIELD_NUMBER: _ClassVar[int]
+    AGE_MS_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    app: str
+    ephemeral: bool
+    function: str
+    version: int
+    parameters: str
+    state: str
+    inflight: int
+    max_inputs: int
+    age_ms: int
+    agent_id: str
+    def __init__(self, container_id: _Optional[str] = ..., app: _Optional[str] = ..., ephemeral: _Optional[bool] = ..., function: _Optional[str] = ..., version: _Optional[int] = ..., parameters: _Optional[str] = ..., state: _Optional[str] = ..., inflight: _Optional[int] = ..., max_inputs: _Optional[int] = ..., age_ms: _Optional[int] = ..., agent_id: _Optional[str] = ...) -> None: ...
+
+class ListContainersResponse(_message.Message):
+    __slots__ = ("containers",)
+    CONTAINERS_FIELD_NUMBER: _ClassVar[int]
+    containers: _containers.RepeatedCompositeFieldContainer[ContainerSummary]
+    def __init__(self, containers: _Optional[_Iterable[_Union[ContainerSummary, _Mapping]]] = ...) -> None: ...
+
+class StopContainerRequest(_message.Message):
+    __slots__ = ("container_id",)
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    def __init__(self, container_id: _Optional[str] = ...) -> None: ...
+
+class StopContainerResponse(_message.Message):
+    __slots__ = ("app", "function")
+    APP_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    app: str
+    function: str
+    def __init__(self, app: _Optional[str] = ..., function: _Optional[str] = ...) -> None: ...
+
+class AppVersionRecord(_message.Message):
+    __slots__ = ("record", "deployed_by", "rollback_of", "stopped_at_ms")
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYED_BY_FIELD_NUMBER: _ClassVar[int]
+    ROLLBACK_OF_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    record: AppRecord
+    deployed_by: str
+    rollback_of: int
+    stopped_at_ms: int
+    def __init__(self, record: _Optional[_Union[AppRecord, _Mapping]] = ..., deployed_by: _Optional[str] = ..., rollback_of: _Optional[int] = ..., stopped_at_ms: _Optional[int] = ...) -> None: ...

@@ -56,6 +56,26 @@ class ControlStub:
                 request_serializer=berth_dot_v1_dot_control__pb2.AppLogsRequest.SerializeToString,
                 response_deserializer=berth_dot_v1_dot_control__pb2.LogLine.FromString,
                 _registered_method=True)
+        self.AppHistory = channel.unary_unary(
+                '/berth.v1.Control/AppHistory',
+                request_serializer=berth_dot_v1_dot_control__pb2.AppHistoryRequest.SerializeToString,
+                response_deserializer=berth_dot_v1_dot_control__pb2.AppHistoryResponse.FromString,
+                _registered_method=True)
+        self.RollbackApp = channel.unary_unary(
+                '/berth.v1.Control/RollbackApp',
+                request_serializer=berth_dot_v1_dot_control__pb2.RollbackAppRequest.SerializeToString,
+                response_deserializer=berth_dot_v1_dot_control__pb2.RollbackAppResponse.FromString,
+                _registered_method=True)
+        self.ListContainers = channel.unary_unary(
+                '/berth.v1.Control/ListContainers',
+                request_serializer=berth_dot_v1_dot_control__pb2.ListContainersRequest.SerializeToString,
+                response_deserializer=berth_dot_v1_dot_control__pb2.ListContainersResponse.FromString,
+                _registered_method=True)
+        self.StopContainer = channel.unary_unary(
+                '/berth.v1.Control/StopContainer',
+                request_serializer=berth_dot_v1_dot_control__pb2.StopContainerRequest.SerializeToString,
+                response_deserializer=berth_dot_v1_dot_control__pb2.StopContainerResponse.FromString,
+                _registered_method=True)
         self.CreateSecret = channel.unary_unary(
                 '/berth.v1.Control/CreateSecret',
                 request_serializer=berth_dot_v1_dot_control__pb2.CreateSecretRequest.SerializeToString,
@@ -111,6 +131,10 @@ class ControlServicer:
     def Deploy(self, request, context):
         """Builds the app's images, stores its bundle and makes it the app's serving version.
         Streams build output, then the result. On any failure the previous version keeps serving.
+        Refused before anything is built or stored: INVALID_ARGUMENT for a bundle over the platform's
+        caps or holding unsafe paths, or an option no platform serves; FAILED_PRECONDITION for one this
+        platform cannot honour (cpu/memory off the Docker runtime); ALREADY_EXISTS for a host label or
+        custom domain another app holds.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -131,6 +155,39 @@ class ControlServicer:
 
     def AppLogs(self, request, context):
         """Container output of an app; with follow, keeps streaming until the client goes away.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppHistory(self, request, context):
+        """The kept versions of a deployed app (the last 20; older ones are pruned), newest first.
+        NOT_FOUND for an app that never had a version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RollbackApp(self, request, context):
+        """Serves a kept version's spec, bundle and built images again as a new version, with no
+        build; containers of the replaced version drain as on a deploy. NOT_FOUND for an unknown app
+        or version; FAILED_PRECONDITION for a stopped app, the serving version or no earlier one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListContainers(self, request, context):
+        """Containers the scheduler knows of, from its pools and the agents' heartbeats.
+        NOT_FOUND when an app is named that is neither deployed nor has containers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StopContainer(self, request, context):
+        """Drains one container: its lease is revoked, requests in flight finish (or fail with a 503
+        past the stop grace), then it stops; its pool boots another on demand. NOT_FOUND if unknown.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -228,6 +285,26 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.AppLogs,
                     request_deserializer=berth_dot_v1_dot_control__pb2.AppLogsRequest.FromString,
                     response_serializer=berth_dot_v1_dot_control__pb2.LogLine.SerializeToString,
+            ),
+            'AppHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppHistory,
+                    request_deserializer=berth_dot_v1_dot_control__pb2.AppHistoryRequest.FromString,
+                    response_serializer=berth_dot_v1_dot_control__pb2.AppHistoryResponse.SerializeToString,
+            ),
+            'RollbackApp': grpc.unary_unary_rpc_method_handler(
+                    servicer.RollbackApp,
+                    request_deserializer=berth_dot_v1_dot_control__pb2.RollbackAppRequest.FromString,
+                    response_serializer=berth_dot_v1_dot_control__pb2.RollbackAppResponse.SerializeToString,
+            ),
+            'ListContainers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListContainers,
+                    request_deserializer=berth_dot_v1_dot_control__pb2.ListContainersRequest.FromString,
+                    response_serializer=berth_dot_v1_dot_control__pb2.ListContainersResponse.SerializeToString,
+            ),
+            'StopContainer': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopContainer,
+                    request_deserializer=berth_dot_v1_dot_control__pb2.StopContainerRequest.FromString,
+                    response_serializer=berth_dot_v1_dot_control__pb2.StopContainerResponse.SerializeToString,
             ),
             'CreateSecret': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateSecret,
@@ -385,6 +462,114 @@ class Control:
             '/berth.v1.Control/AppLogs',
             berth_dot_v1_dot_control__pb2.AppLogsRequest.SerializeToString,
             berth_dot_v1_dot_control__pb2.LogLine.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.v1.Control/AppHistory',
+            berth_dot_v1_dot_control__pb2.AppHistoryRequest.SerializeToString,
+            berth_dot_v1_dot_control__pb2.AppHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RollbackApp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.v1.Control/RollbackApp',
+            berth_dot_v1_dot_control__pb2.RollbackAppRequest.SerializeToString,
+            berth_dot_v1_dot_control__pb2.RollbackAppResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListContainers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.v1.Control/ListContainers',
+            berth_dot_v1_dot_control__pb2.ListContainersRequest.SerializeToString,
+            berth_dot_v1_dot_control__pb2.ListContainersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopContainer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.v1.Control/StopContainer',
+            berth_dot_v1_dot_control__pb2.StopContainerRequest.SerializeToString,
+            berth_dot_v1_dot_control__pb2.StopContainerResponse.FromString,
             options,
             channel_credentials,
             insecure,
