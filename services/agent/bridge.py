@@ -19,7 +19,7 @@ import time
 from nats.aio.client import Client
 
 from berth._wire.frames import encode, read_payload
-from berth.v1 import bus_pb2
+from berth.v1 import stream_pb2
 from services.agent.container_writer import QUEUE_BYTES, ContainerWriter
 from services.common import logs
 
@@ -33,7 +33,7 @@ OVERFLOW = (
 _CONTROL = frozenset({"credit", "cancel", "ws_close"})
 
 
-def _ends_from_container(frame: bus_pb2.Frame) -> bool:
+def _ends_from_container(frame: stream_pb2.Frame) -> bool:
     kind = frame.WhichOneof("kind")
     if kind == "response":
         return frame.response.end
@@ -42,7 +42,7 @@ def _ends_from_container(frame: bus_pb2.Frame) -> bool:
     return kind in ("error", "ws_close")
 
 
-def _ends_from_edge(frame: bus_pb2.Frame) -> bool:
+def _ends_from_edge(frame: stream_pb2.Frame) -> bool:
     return frame.WhichOneof("kind") in ("cancel", "ws_close")
 
 
@@ -59,7 +59,7 @@ class Bridge:
         self._replies: dict[int, str] = {}
         self._next_stream = 1
         self.idle_since = time.monotonic()
-        self.started: asyncio.Future[bus_pb2.Frame] = asyncio.get_running_loop().create_future()
+        self.started: asyncio.Future[stream_pb2.Frame] = asyncio.get_running_loop().create_future()
 
     @property
     def inflight(self) -> int:
@@ -69,13 +69,13 @@ class Bridge:
         self._out = ContainerWriter(writer)
         return asyncio.create_task(self._pump_from_container(reader), name=f"bridge-{self.container_id}")
 
-    def send_control(self, frame: bus_pb2.Frame) -> None:
+    def send_control(self, frame: stream_pb2.Frame) -> None:
         if self._out is not None:
             self._out.offer(encode(frame), force=True)
 
     async def from_edge(self, reply: str, data: bytes) -> None:
         """A frame the edge published for this container. Queues it; awaits only the bus."""
-        frame = bus_pb2.Frame.FromString(data)
+        frame = stream_pb2.Frame.FromString(data)
         kind = frame.WhichOneof("kind")
         if kind == "request":
             stream = self._next_stream
@@ -105,12 +105,12 @@ class Bridge:
         logs.event(log, "container input full", logging.WARNING, container=self.container_id, stream=stream)
         self._end(stream)
         if kind != "request":  # the container saw the stream start: tell it the stream is over
-            out.offer(encode(bus_pb2.Frame(stream=stream, cancel=bus_pb2.Cancel())), force=True)
+            out.offer(encode(stream_pb2.Frame(stream=stream, cancel=stream_pb2.Cancel())), force=True)
         await self._fail(reply, 503, OVERFLOW)
 
     async def _pump_from_container(self, reader: asyncio.StreamReader) -> None:
         while (data := await read_payload(reader)) is not None:
-            frame = bus_pb2.Frame.FromString(data)
+            frame = stream_pb2.Frame.FromString(data)
             if frame.stream == 0:
                 if not self.started.done():
                     self.started.set_result(frame)
@@ -125,7 +125,7 @@ class Bridge:
                 await self._nc.publish(reply, data)
             except Exception as exc:  # noqa: BLE001 - one stream's failure must not stop the others
                 self._end(frame.stream)
-                self.send_control(bus_pb2.Frame(stream=frame.stream, cancel=bus_pb2.Cancel()))
+                self.send_control(stream_pb2.Frame(stream=frame.stream, cancel=stream_pb2.Cancel()))
                 await self._fail(reply, 502, f"the response could not be relayed: {exc}")
 
     def _end(self, stream: int) -> None:
@@ -144,5 +144,5 @@ class Bridge:
             await self._out.close()
 
     async def _fail(self, reply: str, status: int, message: str) -> None:
-        error = bus_pb2.Frame(error=bus_pb2.StreamError(status=status, message=message))
+        error = stream_pb2.Frame(error=stream_pb2.StreamError(status=status, message=message))
         await self._nc.publish(reply, error.SerializeToString())

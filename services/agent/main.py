@@ -22,7 +22,7 @@ from typing import Any
 from nats.aio.msg import Msg
 from opentelemetry import context as otel_context
 
-from berth.v1 import bus_pb2
+from berth.v1 import bus_pb2, stream_pb2
 from services.agent.bundles import BundleCache
 from services.agent.runtime import Capabilities, select
 from services.agent.supervisor import Supervisor
@@ -125,7 +125,7 @@ async def serve(cfg: AgentConfig, svc: service.Service) -> None:
         bridge = supervisor.bridge_for(container_id)
         if bridge is None:
             if msg.reply:
-                gone = bus_pb2.Frame(error=bus_pb2.StreamError(status=503, message="container is gone"))
+                gone = stream_pb2.Frame(error=stream_pb2.StreamError(status=503, message="container is gone"))
                 await nc.publish(msg.reply, gone.SerializeToString())
             return
         await bridge.from_edge(msg.reply, msg.data)

@@ -15,7 +15,7 @@ from typing import Any
 
 from nats.aio.client import Client
 
-from berth.v1 import bus_pb2, spec_pb2
+from berth.v1 import bus_pb2, spec_pb2, stream_pb2
 from services.agent.admission import Admission
 from services.agent.bridge import Bridge
 from services.agent.bundles import BundleCache
@@ -221,7 +221,7 @@ class Supervisor:
         code = 0
         if entry.container is not None:
             entry.bridge.send_control(
-                bus_pb2.Frame(shutdown=bus_pb2.RunnerShutdown(grace_seconds=_STOP_GRACE))
+                stream_pb2.Frame(shutdown=stream_pb2.RunnerShutdown(grace_seconds=_STOP_GRACE))
             )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(entry.container.wait(), _STOP_GRACE)

@@ -22,7 +22,7 @@ from google.protobuf.message import DecodeError
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from berth.v1 import control_pb2
+from berth.v1 import state_pb2
 from services.common import tracing
 
 TOKEN_PREFIX = "bt_"
@@ -45,7 +45,7 @@ def token_mac(server_key: bytes, token: str) -> bytes:
     return hmac.new(server_key, token.encode(), hashlib.sha256).digest()
 
 
-def mac_matches(server_key: bytes, token: str, record: control_pb2.TokenRecord) -> bool:
+def mac_matches(server_key: bytes, token: str, record: state_pb2.TokenRecord) -> bool:
     # compare_digest: the time taken must not tell a caller how much of a forged MAC was right.
     return hmac.compare_digest(token_mac(server_key, token), record.mac)
 
@@ -124,7 +124,7 @@ class TokenVerifier:
         if not entry.value:
             return False
         try:
-            record = control_pb2.TokenRecord.FromString(entry.value)
+            record = state_pb2.TokenRecord.FromString(entry.value)
         except DecodeError:  # not a record: a forgery or damage, so refused
             return False
         return mac_matches(self._server_key, token, record)

@@ -33,7 +33,7 @@ import re
 import secrets
 import string
 
-from berth.v1 import control_pb2
+from berth.v1 import state_pb2
 
 KEY_PREFIX = "wk-"
 SECRET_PREFIX = "ws-"
@@ -67,9 +67,9 @@ def hash_secret(salt: bytes, secret: str) -> bytes:
 
 def new_record(
     *, name: str, workspace: str, secret: str, created_at_ms: int
-) -> control_pb2.ProxyAuthTokenRecord:
+) -> state_pb2.ProxyAuthTokenRecord:
     salt = secrets.token_bytes(SALT_BYTES)
-    return control_pb2.ProxyAuthTokenRecord(
+    return state_pb2.ProxyAuthTokenRecord(
         name=name,
         workspace=workspace,
         created_at_ms=created_at_ms,
@@ -78,7 +78,7 @@ def new_record(
     )
 
 
-def secret_matches(record: control_pb2.ProxyAuthTokenRecord, secret: str) -> bool:
+def secret_matches(record: state_pb2.ProxyAuthTokenRecord, secret: str) -> bool:
     if not secret or len(secret) > MAX_SECRET or len(record.salt) != SALT_BYTES:
         return False
     return hmac.compare_digest(hash_secret(record.salt, secret), record.secret_hash)

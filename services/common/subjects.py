@@ -1,4 +1,5 @@
-"""Every NATS subject Berth uses, in one place. Payloads are messages from protos/berth/v1/bus.proto."""
+"""Every NATS subject Berth uses, in one place. Payloads are messages from protos/berth/v1:
+bus.proto (control plane), stream.proto (request frames), state.proto (KV records)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from nats.aio.client import Client
 
-from berth.v1 import bus_pb2, control_pb2
+from berth.v1 import bus_pb2, state_pb2
 from services.common import bus, logs, subjects, tracing
 from services.common.pools import ParameterError, pool_id
 from services.edge import hosts
@@ -122,7 +122,7 @@ class Edge:
         if not host.possible:  # no deploy can make this label: nothing to look up
             await self._refuse(send, websocket, 404, _no_app(host.text))
             return
-        route: control_pb2.Route | None = None
+        route: state_pb2.Route | None = None
         if not host.is_app:
             # A custom domain's route, else the edge's own name. That must answer /healthz while
             # JetStream is away (warm traffic still flows), so an unreadable bucket is no route here.
@@ -207,7 +207,7 @@ class Edge:
                 await self._failures.answer(send, route, failed)
 
     async def _resend(
-        self, host: str, key: bus_pb2.PoolKey, route: control_pb2.Route, scope: Any, receive: Any, send: Any
+        self, host: str, key: bus_pb2.PoolKey, route: state_pb2.Route, scope: Any, receive: Any, send: Any
     ) -> Failure | None:
         """Sends a request that reached no app code (its container's agent restarted) once more,
         on whatever container the edge is leased next; the scheduler replaces the lost one."""
@@ -225,7 +225,7 @@ class Edge:
             slots.release(lease)
         return failed
 
-    async def _describe(self, route: control_pb2.Route, failure: Failure) -> str:
+    async def _describe(self, route: state_pb2.Route, failure: Failure) -> str:
         return (await self._failures.public(route, failure))[0]
 
     @staticmethod

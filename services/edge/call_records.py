@@ -24,7 +24,7 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from berth.v1 import bus_pb2
+from berth.v1 import state_pb2, stream_pb2
 from services.edge.calls import Call, Result
 
 log = logging.getLogger("berth.edge")
@@ -43,16 +43,16 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def to_head(result: Result) -> bus_pb2.ResponseHead:
-    return bus_pb2.ResponseHead(
+def to_head(result: Result) -> stream_pb2.ResponseHead:
+    return stream_pb2.ResponseHead(
         status=result.status,
-        headers=[bus_pb2.Header(name=k, value=v) for k, v in result.headers],
+        headers=[stream_pb2.Header(name=k, value=v) for k, v in result.headers],
         body=result.body,
         end=True,
     )
 
 
-def from_head(head: bus_pb2.ResponseHead) -> Result:
+def from_head(head: stream_pb2.ResponseHead) -> Result:
     return Result(head.status, [(h.name, h.value) for h in head.headers], head.body)
 
 
@@ -65,7 +65,7 @@ class CallRecords:
         self._ttl = max(1, int(ttl))
 
     def _record(self, call: Call, result: Result | None = None) -> bytes:
-        record = bus_pb2.CallRecord(
+        record = state_pb2.CallRecord(
             app=call.app, function=call.function, edge_id=self._edge_id, updated_at_ms=_now_ms()
         )
         if result is not None:
@@ -110,7 +110,7 @@ class CallRecords:
             return False
         return True
 
-    async def get(self, call_id: str) -> bus_pb2.CallRecord | None:
+    async def get(self, call_id: str) -> state_pb2.CallRecord | None:
         try:
             entry = await asyncio.wait_for(self._kv.get(call_id), READ_TIMEOUT)
         except KeyNotFoundError:
@@ -119,14 +119,14 @@ class CallRecords:
             raise RecordsUnavailable(f"{type(exc).__name__}: {exc}") from None
         return _parse(entry.value)
 
-    async def wait(self, call_id: str, timeout: float) -> bus_pb2.CallRecord | None:
+    async def wait(self, call_id: str, timeout: float) -> state_pb2.CallRecord | None:
         """The record once it is done, or the latest pending one after `timeout`; None when it
         disappears (expired) meanwhile."""
         try:
             watcher = await self._kv.watch(call_id, inactive_threshold=WATCH_INACTIVE)
         except Exception as exc:  # noqa: BLE001 - as get()
             raise RecordsUnavailable(f"{type(exc).__name__}: {exc}") from None
-        latest: bus_pb2.CallRecord | None = None
+        latest: state_pb2.CallRecord | None = None
         try:
             async with asyncio.timeout(timeout):
                 async for entry in watcher:
@@ -145,11 +145,11 @@ class CallRecords:
         return latest
 
 
-def _parse(value: bytes | None) -> bus_pb2.CallRecord | None:
+def _parse(value: bytes | None) -> state_pb2.CallRecord | None:
     if not value:
         return None
     try:
-        return bus_pb2.CallRecord.FromString(value)
+        return state_pb2.CallRecord.FromString(value)
     except DecodeError:
         log.warning("unreadable call record")
         return None

@@ -20,7 +20,7 @@ from typing import Any
 
 from nats.aio.client import Client
 
-from berth.v1 import control_pb2
+from berth.v1 import control_pb2, state_pb2
 from services.common import logs, subjects
 
 log = logging.getLogger("berth.edge")
@@ -79,7 +79,7 @@ class Failures:
         self._nc = nc
         self._edge_id = edge_id
 
-    async def public(self, route: control_pb2.Route | None, failure: Failure) -> tuple[str, str]:
+    async def public(self, route: state_pb2.Route | None, failure: Failure) -> tuple[str, str]:
         """(text for the client, request id or "") for `failure` on `route`; logs the detail."""
         if failure.status < 500 or route is None:
             return failure.message, ""
@@ -90,14 +90,14 @@ class Failures:
         return f"{summary(failure.message)} (request id {rid})", rid
 
     async def answer(
-        self, send: Any, route: control_pb2.Route | None, failure: Failure, *, websocket: bool = False
+        self, send: Any, route: state_pb2.Route | None, failure: Failure, *, websocket: bool = False
     ) -> None:
         text, rid = await self.public(route, failure)
         kind = "websocket.http.response" if websocket else "http.response"
         headers = [(REQUEST_ID_HEADER, rid.encode())] if rid else []
         await plain(send, failure.status, text, kind=kind, headers=headers)
 
-    async def _record(self, route: control_pb2.Route, rid: str, failure: Failure) -> None:
+    async def _record(self, route: state_pb2.Route, rid: str, failure: Failure) -> None:
         logs.event(
             log, "request failed", logging.WARNING, app=route.app, request_id=rid, status=failure.status
         )

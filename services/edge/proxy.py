@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from berth._wire.flow import cost
-from berth.v1 import bus_pb2
+from berth.v1 import stream_pb2
 from services.common import tracing
 from services.edge.failures import Failure
 from services.edge.leases import Lease
@@ -58,15 +58,15 @@ def replaying(first: dict[str, Any], receive: Receive) -> Receive:
     return again
 
 
-def request_head(scope: Scope, body: bytes, end: bool) -> bus_pb2.RequestHead:
+def request_head(scope: Scope, body: bytes, end: bool) -> stream_pb2.RequestHead:
     client = scope.get("client") or ("", 0)
-    return bus_pb2.RequestHead(
+    return stream_pb2.RequestHead(
         method=scope.get("method", "GET"),
         scheme=scope.get("scheme", "http"),
         path=scope["path"],
         raw_path=scope.get("raw_path") or scope["path"].encode(),
         query_string=scope.get("query_string", b""),
-        headers=[bus_pb2.Header(name=k, value=v) for k, v in scope["headers"]],
+        headers=[stream_pb2.Header(name=k, value=v) for k, v in scope["headers"]],
         client_host=client[0] or "",
         client_port=client[1] or 0,
         http_version=scope.get("http_version", "1.1"),
@@ -101,7 +101,7 @@ async def relay_http(
         head, rest = body[:CHUNK], body[CHUNK:]
         split = bool(rest)
         await stream.send(
-            lease.data_subject, bus_pb2.Frame(request=request_head(scope, head, not (more or split)))
+            lease.data_subject, stream_pb2.Frame(request=request_head(scope, head, not (more or split)))
         )
         stream.window.spend(cost(len(head)))
         pump = asyncio.create_task(
@@ -157,7 +157,7 @@ async def _pump_body(
                 piece, held = held[:CHUNK], held[CHUNK:]
                 finished = not more and not held
                 window.spend(cost(len(piece)))
-                await stream.send(subject, bus_pb2.Frame(body=bus_pb2.Chunk(data=piece, end=finished)))
+                await stream.send(subject, stream_pb2.Frame(body=stream_pb2.Chunk(data=piece, end=finished)))
             if window.closed:
                 return
             if finished or window.available > 0:
@@ -215,7 +215,7 @@ async def _end_stalled(stream: Stream, subject: str, body_timeout: float) -> Non
     the container's request."""
     stream.ended = True  # what the container still sends for it is moot
     stream.frames.put_nowait(
-        bus_pb2.Frame(error=bus_pb2.StreamError(status=408, message=_stalled(body_timeout)))
+        stream_pb2.Frame(error=stream_pb2.StreamError(status=408, message=_stalled(body_timeout)))
     )
     await _cancel(stream, subject)
 
@@ -225,13 +225,13 @@ async def _end_gone(stream: Stream, subject: str) -> None:
     at once. The container ends a cancelled stream without a word, so waiting for one would hold
     the lease's slot until the function's timeout."""
     stream.ended = True
-    stream.frames.put_nowait(bus_pb2.Frame(error=bus_pb2.StreamError(status=CLIENT_GONE, message=GONE)))
+    stream.frames.put_nowait(stream_pb2.Frame(error=stream_pb2.StreamError(status=CLIENT_GONE, message=GONE)))
     await _cancel(stream, subject)
 
 
 async def _cancel(stream: Stream, subject: str) -> None:
     with contextlib.suppress(Exception):
-        await stream.send(subject, bus_pb2.Frame(cancel=bus_pb2.Cancel()))
+        await stream.send(subject, stream_pb2.Frame(cancel=stream_pb2.Cancel()))
 
 
 async def _answer(send: Send, stream: Stream, timeout: float, subject: str) -> Failure | None:
@@ -239,7 +239,7 @@ async def _answer(send: Send, stream: Stream, timeout: float, subject: str) -> F
         frame = await stream.next(timeout)
     except TimeoutError:
         with contextlib.suppress(Exception):
-            await stream.send(subject, bus_pb2.Frame(cancel=bus_pb2.Cancel()))
+            await stream.send(subject, stream_pb2.Frame(cancel=stream_pb2.Cancel()))
         return Failure(504, f"the function did not answer within {timeout:.0f}s (its timeout)")
     kind = frame.WhichOneof("kind")
     if kind == "error":
@@ -265,7 +265,7 @@ async def _answer(send: Send, stream: Stream, timeout: float, subject: str) -> F
             frame = await stream.next(timeout)
         except TimeoutError:
             with contextlib.suppress(Exception):
-                await stream.send(subject, bus_pb2.Frame(cancel=bus_pb2.Cancel()))
+                await stream.send(subject, stream_pb2.Frame(cancel=stream_pb2.Cancel()))
             raise RuntimeError(f"response stalled for {timeout:.0f}s; connection aborted") from None
         kind = frame.WhichOneof("kind")
         if kind == "response_body":
@@ -285,4 +285,4 @@ async def _acknowledge(stream: Stream, subject: str, size: int) -> None:
     """Grants the container response-body credit once a batch of it reached the client."""
     grant = stream.inbound.consumed(size, end=False)
     if grant:
-        await stream.send(subject, bus_pb2.Frame(credit=bus_pb2.Credit(bytes=grant)))
+        await stream.send(subject, stream_pb2.Frame(credit=stream_pb2.Credit(bytes=grant)))

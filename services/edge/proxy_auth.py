@@ -27,7 +27,7 @@ from google.protobuf.message import DecodeError
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from berth.v1 import control_pb2
+from berth.v1 import state_pb2
 from services.common import proxy_tokens
 
 log = logging.getLogger("berth.edge")
@@ -64,7 +64,7 @@ def take_credentials(scope: dict[str, Any]) -> tuple[str, str, str]:
     return found.get(MODAL_KEY, ""), found.get(MODAL_SECRET, ""), "Modal"
 
 
-def route_workspace(route: control_pb2.Route) -> str:
+def route_workspace(route: state_pb2.Route) -> str:
     # Routes written before Route.workspace existed: the host label starts with "{workspace}--".
     return route.workspace or route.host_label.split("--", 1)[0]
 
@@ -74,7 +74,7 @@ class ProxyAuth:
 
     def __init__(self, kv: KeyValue) -> None:
         self._kv = kv
-        self._tokens: dict[str, control_pb2.ProxyAuthTokenRecord] = {}
+        self._tokens: dict[str, state_pb2.ProxyAuthTokenRecord] = {}
         self.synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -103,7 +103,7 @@ class ProxyAuth:
         else:
             self._tokens[key] = record
 
-    async def check(self, scope: dict[str, Any], route: control_pb2.Route) -> str | None:
+    async def check(self, scope: dict[str, Any], route: state_pb2.Route) -> str | None:
         """Strips the proxy-auth headers from `scope`; returns None when the request may pass,
         else the reason to refuse it with a 401."""
         key, secret, scheme = take_credentials(scope)
@@ -121,7 +121,7 @@ class ProxyAuth:
             return INVALID
         return None
 
-    async def _fetch(self, key: str) -> control_pb2.ProxyAuthTokenRecord | None:
+    async def _fetch(self, key: str) -> state_pb2.ProxyAuthTokenRecord | None:
         try:
             entry = await asyncio.wait_for(self._kv.get(key), FETCH_TIMEOUT)
         except KeyNotFoundError:
@@ -132,9 +132,9 @@ class ProxyAuth:
         return _decode(key, entry.value) if entry.value else None
 
 
-def _decode(key: str, value: bytes) -> control_pb2.ProxyAuthTokenRecord | None:
+def _decode(key: str, value: bytes) -> state_pb2.ProxyAuthTokenRecord | None:
     try:
-        return control_pb2.ProxyAuthTokenRecord.FromString(value)
+        return state_pb2.ProxyAuthTokenRecord.FromString(value)
     except DecodeError:  # not written by a scheduler: it opens nothing
         log.warning("proxy-auth token record %s is unreadable", key)
         return None

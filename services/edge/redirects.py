@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl
 
 from nats.aio.client import Client
 
-from berth.v1 import control_pb2
+from berth.v1 import state_pb2
 from services.common import config, logs, subjects
 from services.edge.call_records import CallRecords, RecordsUnavailable, from_head
 from services.edge.calls import Call, CallTable, Result, valid_call_id
@@ -160,7 +160,7 @@ class HeldCall:
     )
 
     def __init__(
-        self, redirects: Redirects, route: control_pb2.Route, scope: dict[str, Any], receive: Any, send: Any
+        self, redirects: Redirects, route: state_pb2.Route, scope: dict[str, Any], receive: Any, send: Any
     ) -> None:
         self._redirects = redirects
         self.route = route
@@ -285,9 +285,7 @@ class Redirects:
 
     # -- requests on their way ---------------------------------------------------------------
 
-    def hold(
-        self, route: control_pb2.Route, scope: dict[str, Any], receive: Any, send: Any
-    ) -> HeldCall | None:
+    def hold(self, route: state_pb2.Route, scope: dict[str, Any], receive: Any, send: Any) -> HeldCall | None:
         """The request's receive and send, wrapped; None when this edge never redirects. Called in
         the request's own task."""
         if self.settings.after <= 0:
@@ -362,7 +360,7 @@ class Redirects:
         if self._records is not None and await self._records.store(call, result, self._max_payload):
             self.table.stored(call)
 
-    async def _error(self, route: control_pb2.Route, failure: Failure) -> Result:
+    async def _error(self, route: state_pb2.Route, failure: Failure) -> Result:
         text, rid = await self._failures.public(route, failure)
         body = (text + "\n").encode()
         headers = [(b"content-type", b"text/plain; charset=utf-8")]
@@ -384,7 +382,7 @@ class Redirects:
         query = scope.get("query_string") or b""
         return _MARKER in query and any(p in query for p in _CALL_PARAMS)
 
-    async def follow(self, route: control_pb2.Route, scope: dict[str, Any], send: Any) -> None:
+    async def follow(self, route: state_pb2.Route, scope: dict[str, Any], send: Any) -> None:
         """Answers a request naming a call: its result, or after `after` seconds the 303 again."""
         call_id = _call_id(scope.get("query_string") or b"")
         if not call_id:
@@ -412,7 +410,7 @@ class Redirects:
             self._watching -= 1
 
     async def _follow_here(
-        self, route: control_pb2.Route, scope: dict[str, Any], send: Any, call: Call
+        self, route: state_pb2.Route, scope: dict[str, Any], send: Any, call: Call
     ) -> None:
         if not call.belongs_to(route.app, route.function):
             await plain(send, 404, self._unknown())
@@ -428,7 +426,7 @@ class Redirects:
         self.table.served(call)
 
     async def _follow_elsewhere(
-        self, route: control_pb2.Route, scope: dict[str, Any], send: Any, call_id: str
+        self, route: state_pb2.Route, scope: dict[str, Any], send: Any, call_id: str
     ) -> None:
         assert self._records is not None
         record = await self._records.get(call_id)

@@ -19,7 +19,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from berth._wire.flow import ReceiveWindow, SendWindow, cost, ws_cost
-from berth.v1 import bus_pb2
+from berth.v1 import stream_pb2
 from services.common import bus, logs, subjects
 
 log = logging.getLogger("berth.edge")
@@ -45,7 +45,7 @@ class Stream:
     def __init__(self, relay: Relay, stream_id: int) -> None:
         self.id = stream_id
         self.reply = subjects.edge_response(relay.edge_id, stream_id)
-        self.frames: asyncio.Queue[bus_pb2.Frame] = asyncio.Queue()
+        self.frames: asyncio.Queue[stream_pb2.Frame] = asyncio.Queue()
         self.window = SendWindow()
         self.inbound = ReceiveWindow()
         self._relay = relay
@@ -55,14 +55,14 @@ class Stream:
         self.accepted = False
         self.overran = False
 
-    async def next(self, timeout: float) -> bus_pb2.Frame:
+    async def next(self, timeout: float) -> stream_pb2.Frame:
         # asyncio.timeout rather than wait_for: no extra task per frame on the hot path.
         if not self.frames.empty():
             return self.frames.get_nowait()
         async with asyncio.timeout(timeout):
             return await self.frames.get()
 
-    async def send(self, subject: str, frame: bus_pb2.Frame) -> None:
+    async def send(self, subject: str, frame: stream_pb2.Frame) -> None:
         if self.failed:
             return  # the client has been told it failed: nothing of it may still reach the app
         self.subject = subject
@@ -74,10 +74,10 @@ class Stream:
         self.ended = self.overran = True
         while not self.frames.empty():
             self.frames.get_nowait()
-        self.frames.put_nowait(bus_pb2.Frame(error=bus_pb2.StreamError(status=502, message=OVERRUN)))
+        self.frames.put_nowait(stream_pb2.Frame(error=stream_pb2.StreamError(status=502, message=OVERRUN)))
         logs.event(log, "stream aborted", logging.WARNING, reason=OVERRUN, stream=self.reply, to=self.subject)
         if self.subject:
-            cancel = bus_pb2.Frame(cancel=bus_pb2.Cancel())
+            cancel = stream_pb2.Frame(cancel=stream_pb2.Cancel())
             await self._relay.nc.publish(self.subject, cancel.SerializeToString(), reply=self.reply)
 
     def fail(self, status: int, message: str) -> None:
@@ -86,7 +86,7 @@ class Stream:
         if self.failed:
             return
         self.failed = True
-        self.frames.put_nowait(bus_pb2.Frame(error=bus_pb2.StreamError(status=status, message=message)))
+        self.frames.put_nowait(stream_pb2.Frame(error=stream_pb2.StreamError(status=status, message=message)))
         self.window.close()
 
     def close(self) -> None:
@@ -144,7 +144,7 @@ class Relay:
             recent = time.monotonic() - self._bus_lost_at < RESUBSCRIBE_GRACE
             stream.fail(503, BUS_LOST if recent else UNREACHABLE)
             return
-        frame = bus_pb2.Frame.FromString(msg.data)
+        frame = stream_pb2.Frame.FromString(msg.data)
         kind = frame.WhichOneof("kind")
         if kind == "credit":
             stream.window.grant(frame.credit.bytes)

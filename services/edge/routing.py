@@ -15,7 +15,7 @@ from google.protobuf.message import DecodeError
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from berth.v1 import control_pb2
+from berth.v1 import state_pb2
 
 log = logging.getLogger("berth.edge")
 
@@ -34,10 +34,10 @@ class RouteTable:
 
     def __init__(self, kv: KeyValue) -> None:
         self._kv = kv
-        self._routes: dict[str, control_pb2.Route] = {}
+        self._routes: dict[str, state_pb2.Route] = {}
         self.synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._fetching: dict[str, asyncio.Future[control_pb2.Route | None]] = {}
+        self._fetching: dict[str, asyncio.Future[state_pb2.Route | None]] = {}
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._watch())
@@ -52,7 +52,7 @@ class RouteTable:
                 self._routes.pop(entry.key, None)
                 continue
             try:
-                self._routes[entry.key] = control_pb2.Route.FromString(entry.value)
+                self._routes[entry.key] = state_pb2.Route.FromString(entry.value)
             except DecodeError:
                 log.warning("unreadable route record for %s", entry.key)
 
@@ -62,15 +62,15 @@ class RouteTable:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def resolve(self, label: str) -> control_pb2.Route | None:
+    def resolve(self, label: str) -> state_pb2.Route | None:
         return self._routes.get(label)
 
-    async def lookup(self, key: str) -> control_pb2.Route | None:
+    async def lookup(self, key: str) -> state_pb2.Route | None:
         """The route of an app label or a custom domain (services/edge/hosts.py: Host.key): the
         local copy's, else the bucket's."""
         return self._routes.get(key) or await self.fetch(key)
 
-    async def fetch(self, label: str) -> control_pb2.Route | None:
+    async def fetch(self, label: str) -> state_pb2.Route | None:
         """Reads the route from the bucket itself. Used when the local copy misses or looks stale:
         a deploy returns as soon as it has written its routes, and the watch may lag by a moment,
         so a 404 or a retired version is only believed after this check. Requests for one label
@@ -84,12 +84,12 @@ class RouteTable:
             reading.add_done_callback(lambda done: self._read_done(label, done))
         return await asyncio.shield(reading)
 
-    def _read_done(self, label: str, done: asyncio.Future[control_pb2.Route | None]) -> None:
+    def _read_done(self, label: str, done: asyncio.Future[state_pb2.Route | None]) -> None:
         self._fetching.pop(label, None)
         if not done.cancelled():
             done.exception()  # retrieved, even when every waiter went away
 
-    async def _read(self, label: str) -> control_pb2.Route | None:
+    async def _read(self, label: str) -> state_pb2.Route | None:
         try:
             entry = await asyncio.wait_for(self._kv.get(label), FETCH_TIMEOUT)
         except KeyNotFoundError:
@@ -101,7 +101,7 @@ class RouteTable:
         if not entry.value:
             return None
         try:
-            route = control_pb2.Route.FromString(entry.value)
+            route = state_pb2.Route.FromString(entry.value)
         except DecodeError:
             log.warning("unreadable route record for %s", label)
             raise RoutesUnavailable(f"the route record of {label} is unreadable") from None

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from berth._wire.flow import MAX_WS_MESSAGE, cost, text_size
-from berth.v1 import bus_pb2
+from berth.v1 import stream_pb2
 from services.edge.failures import Failure
 from services.edge.leases import Lease
 from services.edge.proxy import request_head
@@ -40,7 +40,7 @@ async def relay_websocket(
         connect = await receive()
         if connect["type"] != "websocket.connect":
             return
-        await stream.send(subject, bus_pb2.Frame(request=request_head(scope, b"", True)))
+        await stream.send(subject, stream_pb2.Frame(request=request_head(scope, b"", True)))
         try:
             frame = await stream.next(ACCEPT_TIMEOUT)
         except TimeoutError:
@@ -82,21 +82,21 @@ async def _client_to_container(receive: Any, stream: Stream, subject: str) -> No
             message = await (reading if reading is not None else receive())
             reading = None
             if message["type"] == "websocket.disconnect":
-                close = bus_pb2.WebSocketClose(
+                close = stream_pb2.WebSocketClose(
                     code=message.get("code", 1005), reason=message.get("reason") or ""
                 )
-                await stream.send(subject, bus_pb2.Frame(ws_close=close))
+                await stream.send(subject, stream_pb2.Frame(ws_close=close))
                 # Wake the other direction: the client is gone, nothing more will be read.
-                stream.frames.put_nowait(bus_pb2.Frame(ws_close=close))
+                stream.frames.put_nowait(stream_pb2.Frame(ws_close=close))
                 return
             text = message.get("text")
             if text is not None:
                 size = text_size(text)
-                payload = bus_pb2.WebSocketMessage(text=text)
+                payload = stream_pb2.WebSocketMessage(text=text)
             else:
                 data = message.get("bytes") or b""
                 size = len(data)
-                payload = bus_pb2.WebSocketMessage(binary=data)
+                payload = stream_pb2.WebSocketMessage(binary=data)
             if window.available <= 0:
                 # The app is not reading: hold this message until it grants credit. One receive()
                 # stays open meanwhile, so a client that leaves is noticed at once (uvicorn reads
@@ -113,7 +113,7 @@ async def _client_to_container(receive: Any, stream: Stream, subject: str) -> No
             if window.closed:
                 return
             window.spend(cost(size))
-            await stream.send(subject, bus_pb2.Frame(ws_message=payload))
+            await stream.send(subject, stream_pb2.Frame(ws_message=payload))
     finally:
         if reading is not None:
             reading.cancel()
@@ -140,7 +140,7 @@ async def _container_to_client(send: Any, stream: Stream, subject: str, describe
             # uvicorn's send() waits while the client's connection takes nothing: acknowledge.
             grant = stream.inbound.consumed(size, end=False)
             if grant:
-                await stream.send(subject, bus_pb2.Frame(credit=bus_pb2.Credit(bytes=grant)))
+                await stream.send(subject, stream_pb2.Frame(credit=stream_pb2.Credit(bytes=grant)))
         elif kind == "ws_close":
             with contextlib.suppress(Exception):
                 await send(
@@ -162,4 +162,4 @@ async def _container_to_client(send: Any, stream: Stream, subject: str, describe
 
 async def _cancel(stream: Stream, subject: str) -> None:
     with contextlib.suppress(Exception):
-        await stream.send(subject, bus_pb2.Frame(cancel=bus_pb2.Cancel()))
+        await stream.send(subject, stream_pb2.Frame(cancel=stream_pb2.Cancel()))

@@ -15,7 +15,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
-from berth.v1 import build_pb2, control_pb2, control_pb2_grpc, spec_pb2
+from berth.v1 import build_pb2, control_pb2, control_pb2_grpc, spec_pb2, state_pb2
 from services.common import logs, subjects, tracing
 from services.common.auth import bearer, trace_context
 from services.common.bundle_limits import BundleLimits, BundleRefused
@@ -135,7 +135,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
             version = self._store.next_version(key)
             for route in routes:
                 route.version = version
-            record = control_pb2.AppRecord(
+            record = state_pb2.AppRecord(
                 spec=spec,
                 version=version,
                 bundle_id=bundle_id,
@@ -158,7 +158,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
                 result=control_pb2.DeployResult(app=name, version=version, urls=record.urls)
             )
 
-    def _route(self, app: str, function: spec_pb2.FunctionSpec, ephemeral: bool) -> control_pb2.Route:
+    def _route(self, app: str, function: spec_pb2.FunctionSpec, ephemeral: bool) -> state_pb2.Route:
         label = urls.host_label(
             workspace=self._urls.workspace,
             app=app,
@@ -166,7 +166,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
             label=function.web.label,
             ephemeral=ephemeral,
         )
-        return control_pb2.Route(
+        return state_pb2.Route(
             host_label=label,
             app=subjects.app_key(app, ephemeral),
             function=function.name,
@@ -181,7 +181,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
         self,
         context: grpc.aio.ServicerContext,
         key: str,
-        routes: list[control_pb2.Route],
+        routes: list[state_pb2.Route],
         web: list[spec_pb2.FunctionSpec],
         what: str,
     ) -> None:
@@ -204,7 +204,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
                         f"create it with `berth secret create {secret} KEY=VALUE`",
                     )
 
-    def _web_routes(self, app: str, spec: spec_pb2.AppSpec, ephemeral: bool) -> list[control_pb2.Route]:
+    def _web_routes(self, app: str, spec: spec_pb2.AppSpec, ephemeral: bool) -> list[state_pb2.Route]:
         """A route per web function under its label, and one per custom domain it claims (keyed by
         the domain, otherwise the same). `berth serve` claims no domains: the deployed app keeps
         them. SpecError for a domain that cannot be one."""
@@ -216,13 +216,13 @@ class ControlService(control_pb2_grpc.ControlServicer):
             route = self._route(app, function, ephemeral)
             routes.append(route)
             for domain in [] if ephemeral else domains.get(function.name, []):
-                claim = control_pb2.Route()
+                claim = state_pb2.Route()
                 claim.CopyFrom(route)
                 claim.host_label = domain
                 routes.append(claim)
         return routes
 
-    def _function_urls(self, routes: list[control_pb2.Route]) -> list[control_pb2.FunctionUrl]:
+    def _function_urls(self, routes: list[state_pb2.Route]) -> list[control_pb2.FunctionUrl]:
         """One per function, from its label's route, with the custom domains routed to it."""
         found = [self._function_url(r) for r in routes if "." not in r.host_label]
         by_function = {u.function: u for u in found}
@@ -231,7 +231,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
                 by_function[route.function].custom_domains.append(route.host_label)
         return found
 
-    def _function_url(self, route: control_pb2.Route) -> control_pb2.FunctionUrl:
+    def _function_url(self, route: state_pb2.Route) -> control_pb2.FunctionUrl:
         return control_pb2.FunctionUrl(
             function=route.function,
             url=urls.url(route.host_label, domain=self._urls.domain, port=self._urls.port),
@@ -333,7 +333,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
             for route in routes:
                 route.version = version
             # No build: the kept record names the images built for that version.
-            record = control_pb2.AppRecord()
+            record = state_pb2.AppRecord()
             record.CopyFrom(source)
             record.version = version
             record.deployed_at_ms = int(time.time() * 1000)

@@ -23,7 +23,7 @@ from typing import Any
 
 from nats.aio.client import Client
 
-from berth.v1 import bus_pb2, control_pb2, spec_pb2
+from berth.v1 import bus_pb2, spec_pb2, state_pb2
 from services.common import bus, logs, subjects, tracing
 from services.common.pools import ParameterError, canonical_params
 from services.scheduler import adoption, autoscaler
@@ -219,7 +219,7 @@ class Assigner:
                 for container in list(pool.containers.values()):
                     self.drain(pool, container, reason)
 
-    def warm(self, record: control_pb2.AppRecord) -> None:
+    def warm(self, record: state_pb2.AppRecord) -> None:
         """Boots min_containers for each function's default pool right after a deploy, rather
         than at its first request. Pools of other parameter values warm up once first used."""
         key_prefix = subjects.app_key(record.spec.name, record.ephemeral)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from berth.v1 import control_pb2
+from berth.v1 import control_pb2, state_pb2
 
 KEEP_VERSIONS = 20
 PREFIX = "history."
@@ -53,7 +53,7 @@ def to_prune(versions: Iterable[int], keep: int = KEEP_VERSIONS) -> list[int]:
 
 
 def unreferenced_bundles(
-    dropped: Iterable[control_pb2.AppRecord], kept: Iterable[control_pb2.AppRecord]
+    dropped: Iterable[state_pb2.AppRecord], kept: Iterable[state_pb2.AppRecord]
 ) -> set[str]:
     """Bundles of `dropped` records that no `kept` record uses. Bundle ids are content hashes, so
     two versions (or two apps) with the same sources share one."""
@@ -61,7 +61,7 @@ def unreferenced_bundles(
     return {record.bundle_id for record in dropped if record.bundle_id and record.bundle_id not in used}
 
 
-def state(entry: control_pb2.AppVersionRecord, serving_version: int) -> str:
+def state(entry: state_pb2.AppVersionRecord, serving_version: int) -> str:
     if entry.record.version == serving_version:
         return SERVING
     return STOPPED if entry.stopped_at_ms else REPLACED
@@ -88,7 +88,7 @@ def _kept_note(app: str, kept: list[int]) -> str:
     return f" (kept: {shown}; see `berth app history {app}`)"
 
 
-def summary(entry: control_pb2.AppVersionRecord, serving_version: int) -> control_pb2.AppVersion:
+def summary(entry: state_pb2.AppVersionRecord, serving_version: int) -> control_pb2.AppVersion:
     record = entry.record
     return control_pb2.AppVersion(
         version=record.version,

@@ -15,11 +15,10 @@ from collections.abc import Callable
 
 from nats.js.kv import KeyValue
 
-from berth.v1 import control_pb2
+from berth.v1 import control_pb2, state_pb2
 from services.common import bus, proxy_tokens
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$")
-
 
 
 class ProxyAuthError(ValueError):
@@ -63,9 +62,9 @@ class ProxyAuthStore:
             )
         await self._kv.delete(key)
 
-    async def _get(self, key: str) -> control_pb2.ProxyAuthTokenRecord | None:
-        return await bus.get_record(self._kv, key, control_pb2.ProxyAuthTokenRecord)
+    async def _get(self, key: str) -> state_pb2.ProxyAuthTokenRecord | None:
+        return await bus.get_record(self._kv, key, state_pb2.ProxyAuthTokenRecord)
 
-    async def _records(self) -> list[tuple[str, control_pb2.ProxyAuthTokenRecord]]:
-        found = await bus.records(self._kv, control_pb2.ProxyAuthTokenRecord)
+    async def _records(self) -> list[tuple[str, state_pb2.ProxyAuthTokenRecord]]:
+        found = await bus.records(self._kv, state_pb2.ProxyAuthTokenRecord)
         return [(key, record) for key, record in found if record.workspace == self._workspace]

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from berth.v1 import control_pb2
+from berth.v1 import control_pb2, state_pb2
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$")
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -53,8 +53,8 @@ class SecretStore:
         if not force and await self._get(name) is not None:
             raise FileExistsError(f"secret {name!r} already exists; pass --force to replace it")
         nonce = os.urandom(12)
-        plaintext = control_pb2.SecretValues(values=values).SerializeToString(deterministic=True)
-        record = control_pb2.SecretRecord(
+        plaintext = state_pb2.SecretValues(values=values).SerializeToString(deterministic=True)
+        record = state_pb2.SecretRecord(
             nonce=nonce,
             ciphertext=self._aead.encrypt(nonce, plaintext, name.encode()),
             keys=sorted(values),
@@ -62,12 +62,12 @@ class SecretStore:
         )
         await self._kv.put(name, record.SerializeToString())
 
-    async def _get(self, name: str) -> control_pb2.SecretRecord | None:
+    async def _get(self, name: str) -> state_pb2.SecretRecord | None:
         try:
             entry = await self._kv.get(name)
         except KeyNotFoundError:
             return None
-        return control_pb2.SecretRecord.FromString(entry.value) if entry.value else None
+        return state_pb2.SecretRecord.FromString(entry.value) if entry.value else None
 
     async def exists(self, name: str) -> bool:
         return await self._get(name) is not None
@@ -77,7 +77,7 @@ class SecretStore:
         if record is None:
             raise SecretError(f"secret {name!r} not found")
         plaintext = self._aead.decrypt(record.nonce, record.ciphertext, name.encode())
-        return dict(control_pb2.SecretValues.FromString(plaintext).values)
+        return dict(state_pb2.SecretValues.FromString(plaintext).values)
 
     async def summaries(self) -> list[control_pb2.SecretSummary]:
         try:

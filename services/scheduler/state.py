@@ -10,7 +10,7 @@ import time
 from nats.js.errors import KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
 
-from berth.v1 import control_pb2, spec_pb2
+from berth.v1 import spec_pb2, state_pb2
 from services.common import bus, logs
 from services.scheduler import history
 
@@ -24,13 +24,13 @@ class AppStore:
         self._apps = apps
         self._routes = routes
         self._keep = keep
-        self.records: dict[str, control_pb2.AppRecord] = {}
+        self.records: dict[str, state_pb2.AppRecord] = {}
         self._versions: dict[str, int] = {}
         # Held from reading a host's owner to writing its route: two deploys claiming one host
         # name at once must not both win it.
         self._claiming = asyncio.Lock()
         # Kept versions of deployed apps: app key -> version -> record (history.py).
-        self._history: dict[str, dict[int, control_pb2.AppVersionRecord]] = {}
+        self._history: dict[str, dict[int, state_pb2.AppVersionRecord]] = {}
 
     async def load(self) -> None:
         """Rebuilds the in-memory view after a restart."""
@@ -38,7 +38,7 @@ class AppStore:
         for key in keys:
             kept = history.parse_key(key)
             if kept is not None:
-                version = await bus.get_record(self._apps, key, control_pb2.AppVersionRecord)
+                version = await bus.get_record(self._apps, key, state_pb2.AppVersionRecord)
                 if version is not None:
                     self._history.setdefault(kept[0], {})[kept[1]] = version
                 continue
@@ -47,16 +47,16 @@ class AppStore:
             except KeyNotFoundError:
                 continue
             if entry.value:
-                record = control_pb2.AppRecord.FromString(entry.value)
+                record = state_pb2.AppRecord.FromString(entry.value)
                 self._versions[key] = record.version
                 if not record.stopped:
                     self.records[key] = record
         for key, record in self.records.items():
             # Apps deployed before versions were kept: their serving version starts the history.
             if not record.ephemeral and record.version not in self._history.get(key, {}):
-                await self._keep_version(key, control_pb2.AppVersionRecord(record=record))
+                await self._keep_version(key, state_pb2.AppVersionRecord(record=record))
 
-    def get(self, key: str) -> control_pb2.AppRecord | None:
+    def get(self, key: str) -> state_pb2.AppRecord | None:
         return self.records.get(key)
 
     def next_version(self, key: str) -> int:
@@ -65,7 +65,7 @@ class AppStore:
         version = self._versions[key] = self._versions.get(key, 0) + 1
         return version
 
-    def versions(self, key: str) -> dict[int, control_pb2.AppVersionRecord]:
+    def versions(self, key: str) -> dict[int, state_pb2.AppVersionRecord]:
         """The kept versions of a deployed app, by number ({} for none)."""
         return dict(self._history.get(key, {}))
 
@@ -73,18 +73,18 @@ class AppStore:
         """The highest version number the app has had (0 for a name never deployed)."""
         return self._versions.get(key, 0)
 
-    async def route_owner(self, host_label: str) -> control_pb2.Route | None:
+    async def route_owner(self, host_label: str) -> state_pb2.Route | None:
         try:
             entry = await self._routes.get(host_label)
         except KeyNotFoundError:
             return None
-        return control_pb2.Route.FromString(entry.value) if entry.value else None
+        return state_pb2.Route.FromString(entry.value) if entry.value else None
 
     async def publish(
         self,
         key: str,
-        record: control_pb2.AppRecord,
-        routes: list[control_pb2.Route],
+        record: state_pb2.AppRecord,
+        routes: list[state_pb2.Route],
         *,
         deployed_by: str = "",
         rollback_of: int = 0,
@@ -102,11 +102,11 @@ class AppStore:
             await self._delete_routes(previous, keep={r.host_label for r in routes})
         if record.ephemeral:
             return set()  # `berth serve` redeploys on every save: nothing to roll back to
-        entry = control_pb2.AppVersionRecord(record=record, deployed_by=deployed_by, rollback_of=rollback_of)
+        entry = state_pb2.AppVersionRecord(record=record, deployed_by=deployed_by, rollback_of=rollback_of)
         await self._keep_version(key, entry)
         return await self._prune(key)
 
-    async def _claim(self, key: str, routes: list[control_pb2.Route]) -> None:
+    async def _claim(self, key: str, routes: list[state_pb2.Route]) -> None:
         """Writes `routes` for app `key`; RouteTaken, with nothing written, if another app holds
         any of their hosts (a label or a custom domain)."""
         async with self._claiming:
@@ -117,7 +117,7 @@ class AppStore:
             for route in routes:
                 await self._routes.put(route.host_label, route.SerializeToString())
 
-    async def _keep_version(self, key: str, entry: control_pb2.AppVersionRecord) -> None:
+    async def _keep_version(self, key: str, entry: state_pb2.AppVersionRecord) -> None:
         await self._apps.put(history.key(key, entry.record.version), entry.SerializeToString())
         self._history.setdefault(key, {})[entry.record.version] = entry
 
@@ -133,24 +133,24 @@ class AppStore:
         still_used.extend(self.records.values())
         return history.unreferenced_bundles((e.record for e in dropped), still_used)
 
-    async def remove(self, key: str) -> control_pb2.AppRecord | None:
+    async def remove(self, key: str) -> state_pb2.AppRecord | None:
         record = self.records.pop(key, None)
         if record is None:
             return None
         await self._delete_routes(record, keep=set())
-        tombstone = control_pb2.AppRecord(
+        tombstone = state_pb2.AppRecord(
             spec=spec_pb2.AppSpec(name=record.spec.name), version=record.version, stopped=True
         )
         await self._apps.put(key, tombstone.SerializeToString())
         entry = self._history.get(key, {}).get(record.version)
         if entry is not None:
-            stopped = control_pb2.AppVersionRecord()
+            stopped = state_pb2.AppVersionRecord()
             stopped.CopyFrom(entry)
             stopped.stopped_at_ms = int(time.time() * 1000)
             await self._keep_version(key, stopped)
         return record
 
-    async def _delete_routes(self, record: control_pb2.AppRecord, keep: set[str]) -> None:
+    async def _delete_routes(self, record: state_pb2.AppRecord, keep: set[str]) -> None:
         for host in record_hosts(record):
             if host not in keep:
                 try:
@@ -162,13 +162,13 @@ class AppStore:
 class RouteTaken(Exception):
     """A host a deploy names is another app's; the message says whose and what to do."""
 
-    def __init__(self, host: str, owner: control_pb2.Route) -> None:
+    def __init__(self, host: str, owner: state_pb2.Route) -> None:
         super().__init__(taken_message(host, owner))
         self.host = host
         self.owner = owner
 
 
-def taken_message(host: str, owner: control_pb2.Route) -> str:
+def taken_message(host: str, owner: state_pb2.Route) -> str:
     app = owner.app.split(".", 1)[-1]
     if "." in host:  # labels never hold a dot; custom domains always do
         return (
@@ -178,7 +178,7 @@ def taken_message(host: str, owner: control_pb2.Route) -> str:
     return f"{host} is already used by app {app!r} (function {owner.function}); choose another label"
 
 
-def record_hosts(record: control_pb2.AppRecord) -> list[str]:
+def record_hosts(record: state_pb2.AppRecord) -> list[str]:
     """Every route key of the record: the first DNS label of each URL, and its custom domains."""
     hosts = [u.url.split("://", 1)[1].split(".", 1)[0] for u in record.urls]
     hosts += [domain for u in record.urls for domain in u.custom_domains]

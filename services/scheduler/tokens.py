@@ -15,7 +15,7 @@ from collections.abc import Callable
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from berth.v1 import control_pb2
+from berth.v1 import control_pb2, state_pb2
 from services.common import auth, bus
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$")
@@ -132,7 +132,7 @@ class TokenStore:
         self._touched[key] = now
         try:
             entry = await self._kv.get(key)
-            record = control_pb2.TokenRecord.FromString(entry.value or b"")
+            record = state_pb2.TokenRecord.FromString(entry.value or b"")
             record.last_used_ms = int(now * 1000)
             # Conditional on the revision read, so a revocation in between is never undone.
             await self._kv.update(key, record.SerializeToString(), last=entry.revision)
@@ -142,19 +142,19 @@ class TokenStore:
             log.warning("could not record the last use of a token", exc_info=True)
 
     async def _put(self, token: str, name: str) -> None:
-        record = control_pb2.TokenRecord(
+        record = state_pb2.TokenRecord(
             name=name,
             created_at_ms=int(self._now() * 1000),
             mac=auth.token_mac(self._server_key, token),
         )
         await self._kv.put(auth.token_id(token), record.SerializeToString())
 
-    async def _get(self, key: str) -> control_pb2.TokenRecord | None:
+    async def _get(self, key: str) -> state_pb2.TokenRecord | None:
         # An unreadable record was not written by a scheduler: it authenticates nothing.
-        return await bus.get_record(self._kv, key, control_pb2.TokenRecord)
+        return await bus.get_record(self._kv, key, state_pb2.TokenRecord)
 
-    async def _records(self) -> list[tuple[str, control_pb2.TokenRecord]]:
-        return await bus.records(self._kv, control_pb2.TokenRecord)
+    async def _records(self) -> list[tuple[str, state_pb2.TokenRecord]]:
+        return await bus.records(self._kv, state_pb2.TokenRecord)
 
     async def _find(self, name: str) -> list[str]:
         return [key for key, record in await self._records() if record.name == name]

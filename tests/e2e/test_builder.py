@@ -17,7 +17,7 @@ import grpc
 import pytest
 import pytest_asyncio
 
-from berth.v1 import build_pb2, build_pb2_grpc, control_pb2, spec_pb2
+from berth.v1 import build_pb2, build_pb2_grpc, spec_pb2, state_pb2
 from services.builder import interpreter, runtime_layer, spec_hash
 from services.common import auth, bus, credentials, subjects
 from services.scheduler.tokens import TokenStore
@@ -221,7 +221,7 @@ async def test_a_record_not_signed_with_the_token_key_is_refused(
     forged = auth.new_token()
     nc, kv = await _admin_tokens(nats_server)
     try:
-        record = control_pb2.TokenRecord(name="forged", mac=auth.token_mac(os.urandom(32), forged))
+        record = state_pb2.TokenRecord(name="forged", mac=auth.token_mac(os.urandom(32), forged))
         await kv.put(auth.token_id(forged), record.SerializeToString())
     finally:
         await nc.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 import nats.errors
 from nats.aio.client import Client
 
-from berth.v1 import build_pb2, bus_pb2
+from berth.v1 import build_pb2, bus_pb2, stream_pb2
 from services.common import bus, credentials, ids, subjects
 from tests.e2e.conftest import EXAMPLES, Platform, container_pids, wait_until
 
@@ -109,7 +109,7 @@ async def _send_data(agent: str, platform: Platform) -> dict[str, bytes | None]:
     """Request frames to bad container tokens and with a bad reply subject; what came back to each."""
     nc = await _connect(platform, credentials.EDGE)
     answers: dict[str, bytes | None] = {}
-    frame = bus_pb2.Frame(request=bus_pb2.RequestHead(method="GET", path="/")).SerializeToString()
+    frame = stream_pb2.Frame(request=stream_pb2.RequestHead(method="GET", path="/")).SerializeToString()
     try:
         for number, token in enumerate(["escape", "C0F0F0F0F0F0F", "%2e%2e", "c0f0f0f0f0f0f0", VALID_CID]):
             reply = subjects.edge_response("forger", number)
@@ -176,7 +176,7 @@ def test_forged_orders_are_refused_and_touch_nothing(platform: Platform, tmp_pat
     # Bad container tokens get no answer at all; a well-formed but unknown one is told it is gone,
     # which shows the agent was listening while the others were dropped.
     assert {token: data for token, data in answers.items() if data is not None}.keys() == {VALID_CID}
-    gone = bus_pb2.Frame.FromString(answers[VALID_CID] or b"")
+    gone = stream_pb2.Frame.FromString(answers[VALID_CID] or b"")
     assert gone.error.status == 503, gone
 
     for canary in canaries:

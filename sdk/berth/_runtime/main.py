@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from berth._wire.frames import FrameWriter, WireError, read_frame
-from berth.v1 import bus_pb2
+from berth.v1 import bus_pb2, stream_pb2
 
 from . import hooks, loader
 from .lifespan import Lifespan, LifespanFailed
@@ -31,7 +31,7 @@ def _read_boot(path: str) -> bus_pb2.BootOrder:
     return order
 
 
-def _tracing_wrap() -> Callable[[bus_pb2.RequestHead, Any], Any] | None:
+def _tracing_wrap() -> Callable[[stream_pb2.RequestHead, Any], Any] | None:
     """A per-request span factory when OTLP export is configured; None (and no import) otherwise."""
     if not (
         os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -42,7 +42,7 @@ def _tracing_wrap() -> Callable[[bus_pb2.RequestHead, Any], Any] | None:
     tracer = _tracing.setup("runner")
 
     @contextlib.contextmanager
-    def span(head: bus_pb2.RequestHead, scope: Any) -> Iterator[None]:
+    def span(head: stream_pb2.RequestHead, scope: Any) -> Iterator[None]:
         with tracer.start_as_current_span(
             "runner.handle",
             context=_tracing.from_traceparent(head.traceparent),
@@ -94,14 +94,14 @@ class Runner:
         except BaseException as exc:  # anything failing start-up is reported to the agent
             traceback.print_exception(exc, file=sys.stderr)
             message = str(exc) if isinstance(exc, _USER_FACING) else loader.describe(exc, self.code_dir)
-            frames.send(bus_pb2.Frame(stream=0, failed=bus_pb2.RunnerFailed(message=message)))
+            frames.send(stream_pb2.Frame(stream=0, failed=stream_pb2.RunnerFailed(message=message)))
             await frames.close()
             return 1
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
         server = Server(loaded.app, frames, state=lifespan.state, wrap=_tracing_wrap())
-        frames.send(bus_pb2.Frame(stream=0, ready=bus_pb2.RunnerReady(pid=os.getpid())))
+        frames.send(stream_pb2.Frame(stream=0, ready=stream_pb2.RunnerReady(pid=os.getpid())))
         read_task = asyncio.create_task(self._read_loop(reader, server))
         await self.stop.wait()
         await server.drain(self.grace)

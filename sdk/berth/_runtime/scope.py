@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from berth.v1 import bus_pb2
+from berth.v1 import stream_pb2
 
 from .types import Scope
 
@@ -22,7 +22,7 @@ def _server(headers: list[tuple[bytes, bytes]], scheme: str) -> tuple[str, int] 
     return None
 
 
-def build_scope(head: bus_pb2.RequestHead, state: dict[str, Any]) -> Scope:
+def build_scope(head: stream_pb2.RequestHead, state: dict[str, Any]) -> Scope:
     """The http or websocket scope for a request; `state` is copied from the lifespan state."""
     headers = [(h.name.lower(), h.value) for h in head.headers]
     websocket = head.websocket

@@ -30,7 +30,7 @@ from berth._wire.flow import (
     ws_cost,
 )
 from berth._wire.frames import FrameWriter
-from berth.v1 import bus_pb2
+from berth.v1 import stream_pb2
 
 from .scope import build_scope
 from .types import ASGIApp, Message
@@ -40,24 +40,24 @@ HOLD_LIMIT = 64 * 1024
 # Each frame travels as one NATS message; bodies are cut below the server's payload limit.
 MAX_FRAME_BODY = 256 * 1024
 _DISCONNECT = {"type": "http.disconnect"}
-_END = bus_pb2.Frame()  # queued to wake a receive() when the stream is over
+_END = stream_pb2.Frame()  # queued to wake a receive() when the stream is over
 # Before accept, closing answers the upgrade with HTTP 403 (ASGI spec); ws_close carries code 403.
 WS_DENIED = 403
 WS_INTERNAL_ERROR = 1011
 OVERRUN = "the edge sent past its flow-control credit; the stream was aborted"
 
 
-def _headers(raw: Any) -> list[bus_pb2.Header]:
-    return [bus_pb2.Header(name=bytes(name), value=bytes(value)) for name, value in raw]
+def _headers(raw: Any) -> list[stream_pb2.Header]:
+    return [stream_pb2.Header(name=bytes(name), value=bytes(value)) for name, value in raw]
 
 
 class _Stream:
-    def __init__(self, server: Server, stream_id: int, head: bus_pb2.RequestHead) -> None:
+    def __init__(self, server: Server, stream_id: int, head: stream_pb2.RequestHead) -> None:
         self.server = server
         self.id = stream_id
         self.head = head
         # Bounded by `inbound`: the edge may have at most a window of body or messages queued here.
-        self.queue: asyncio.Queue[bus_pb2.Frame] = asyncio.Queue()
+        self.queue: asyncio.Queue[stream_pb2.Frame] = asyncio.Queue()
         self.cancelled = False
         self.overran = False
         # Credit from the edge for what this stream sends (response body or the app's messages).
@@ -65,7 +65,7 @@ class _Stream:
         # What the edge sends (request body or the client's messages), checked against its credit.
         self.inbound = ReceiveWindow()
 
-    def feed(self, frame: bus_pb2.Frame) -> None:
+    def feed(self, frame: stream_pb2.Frame) -> None:
         if self.overran:
             return
         kind = frame.WhichOneof("kind")
@@ -96,9 +96,9 @@ class _Stream:
         """The app took `size` of request body or messages: grant the edge credit once a batch is due."""
         grant = self.inbound.consumed(size, end=end)
         if grant:
-            self.send_frame(bus_pb2.Frame(credit=bus_pb2.Credit(bytes=grant)))
+            self.send_frame(stream_pb2.Frame(credit=stream_pb2.Credit(bytes=grant)))
 
-    def send_frame(self, frame: bus_pb2.Frame) -> None:
+    def send_frame(self, frame: stream_pb2.Frame) -> None:
         frame.stream = self.id
         self.server.writer.send(frame)
 
@@ -106,12 +106,12 @@ class _Stream:
 class HttpStream(_Stream):
     """One HTTP request: receive() yields its body, send() turns the response into frames."""
 
-    def __init__(self, server: Server, stream_id: int, head: bus_pb2.RequestHead) -> None:
+    def __init__(self, server: Server, stream_id: int, head: stream_pb2.RequestHead) -> None:
         super().__init__(server, stream_id, head)
         self.first = True
         self.body_done = head.end
         self.status: int | None = None
-        self.response_headers: list[bus_pb2.Header] = []
+        self.response_headers: list[stream_pb2.Header] = []
         self.held: list[bytes] = []
         self.held_size = 0
         self.head_sent = False
@@ -146,7 +146,7 @@ class HttpStream(_Stream):
         self._finish_timer()
         if not self.done:
             self.done = True
-            self.send_frame(bus_pb2.Frame(error=bus_pb2.StreamError(status=502, message=OVERRUN)))
+            self.send_frame(stream_pb2.Frame(error=stream_pb2.StreamError(status=502, message=OVERRUN)))
 
     def _flush_head(self) -> bytes:
         """Sends the head with up to MAX_FRAME_BODY of the held body; returns the rest, which the
@@ -161,8 +161,8 @@ class HttpStream(_Stream):
         first, rest = body[:MAX_FRAME_BODY], body[MAX_FRAME_BODY:]
         self.window.spend(cost(len(first)))
         self.send_frame(
-            bus_pb2.Frame(
-                response=bus_pb2.ResponseHead(
+            stream_pb2.Frame(
+                response=stream_pb2.ResponseHead(
                     status=self.status, headers=self.response_headers, body=first, end=False
                 )
             )
@@ -180,7 +180,7 @@ class HttpStream(_Stream):
             piece = data[start : start + MAX_FRAME_BODY]
             end = not more and start + MAX_FRAME_BODY >= size
             self.window.spend(cost(len(piece)))
-            self.send_frame(bus_pb2.Frame(response_body=bus_pb2.Chunk(data=piece, end=end)))
+            self.send_frame(stream_pb2.Frame(response_body=stream_pb2.Chunk(data=piece, end=end)))
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
@@ -215,8 +215,8 @@ class HttpStream(_Stream):
                 self._finish_timer()
                 self.done = True
                 self.send_frame(
-                    bus_pb2.Frame(
-                        response=bus_pb2.ResponseHead(
+                    stream_pb2.Frame(
+                        response=stream_pb2.ResponseHead(
                             status=self.status,
                             headers=self.response_headers,
                             body=b"".join(self.held),
@@ -247,10 +247,10 @@ class HttpStream(_Stream):
         self.done = True
         if not self.head_sent:
             self.send_frame(
-                bus_pb2.Frame(
-                    response=bus_pb2.ResponseHead(
+                stream_pb2.Frame(
+                    response=stream_pb2.ResponseHead(
                         status=500,
-                        headers=[bus_pb2.Header(name=b"content-type", value=b"text/plain; charset=utf-8")],
+                        headers=[stream_pb2.Header(name=b"content-type", value=b"text/plain; charset=utf-8")],
                         body=b"Internal Server Error",
                         end=True,
                     )
@@ -260,13 +260,13 @@ class HttpStream(_Stream):
             message = (
                 f"{type(exc).__name__}: {exc}" if exc else "ASGI app returned without finishing the response"
             )
-            self.send_frame(bus_pb2.Frame(error=bus_pb2.StreamError(status=500, message=message)))
+            self.send_frame(stream_pb2.Frame(error=stream_pb2.StreamError(status=500, message=message)))
 
 
 class WebSocketStream(_Stream):
     """One WebSocket: frames in become websocket.* events, the app's events become frames."""
 
-    def __init__(self, server: Server, stream_id: int, head: bus_pb2.RequestHead) -> None:
+    def __init__(self, server: Server, stream_id: int, head: stream_pb2.RequestHead) -> None:
         super().__init__(server, stream_id, head)
         self.connected = False
         self.accepted = False
@@ -274,7 +274,7 @@ class WebSocketStream(_Stream):
         self.peer_closed = False  # the edge closed (the client left): nothing more goes out
         self.close_code = 1006
 
-    def feed(self, frame: bus_pb2.Frame) -> None:
+    def feed(self, frame: stream_pb2.Frame) -> None:
         if frame.WhichOneof("kind") == "ws_close":
             self.peer_closed = True
             self.window.close()  # an app waiting for credit to send has nobody to send to now
@@ -314,7 +314,7 @@ class WebSocketStream(_Stream):
         if not self.closed:
             self.closed = True
             self.send_frame(
-                bus_pb2.Frame(ws_close=bus_pb2.WebSocketClose(code=WS_INTERNAL_ERROR, reason=OVERRUN))
+                stream_pb2.Frame(ws_close=stream_pb2.WebSocketClose(code=WS_INTERNAL_ERROR, reason=OVERRUN))
             )
 
     async def send(self, message: Message) -> None:
@@ -325,8 +325,8 @@ class WebSocketStream(_Stream):
             self.accepted = True
             headers = _headers(message.get("headers", ()))
             self.send_frame(
-                bus_pb2.Frame(
-                    ws_accept=bus_pb2.WebSocketAccept(
+                stream_pb2.Frame(
+                    ws_accept=stream_pb2.WebSocketAccept(
                         subprotocol=message.get("subprotocol") or "", headers=headers
                     )
                 )
@@ -337,26 +337,26 @@ class WebSocketStream(_Stream):
             text = message.get("text")
             if text is not None:
                 size = text_size(text)
-                ws = bus_pb2.WebSocketMessage(text=text)
+                ws = stream_pb2.WebSocketMessage(text=text)
             else:
                 data = message.get("bytes") or b""
                 size = len(data)
-                ws = bus_pb2.WebSocketMessage(binary=data)
+                ws = stream_pb2.WebSocketMessage(binary=data)
             if size > MAX_WS_MESSAGE:
                 self._too_big(size)
             await self.window.wait()
             if self.closed or self.cancelled or self.overran or self.peer_closed:
                 return
             self.window.spend(cost(size))
-            self.send_frame(bus_pb2.Frame(ws_message=ws))
+            self.send_frame(stream_pb2.Frame(ws_message=ws))
             await self.server.writer.drain()
         elif kind == "websocket.close":
             code = int(message.get("code") or 1000) if self.accepted else WS_DENIED
             reason = message.get("reason") or ""
             self.closed = True
             self.send_frame(
-                bus_pb2.Frame(
-                    ws_close=bus_pb2.WebSocketClose(
+                stream_pb2.Frame(
+                    ws_close=stream_pb2.WebSocketClose(
                         code=code, reason=reason if isinstance(reason, str) else str(reason)
                     )
                 )
@@ -366,7 +366,7 @@ class WebSocketStream(_Stream):
         """Closes with 1009 and tells the app why: the edge would hold such a message whole."""
         self.closed = True
         reason = f"message of {size} bytes is over the {MAX_WS_MESSAGE >> 20} MiB limit"
-        self.send_frame(bus_pb2.Frame(ws_close=bus_pb2.WebSocketClose(code=WS_TOO_BIG, reason=reason)))
+        self.send_frame(stream_pb2.Frame(ws_close=stream_pb2.WebSocketClose(code=WS_TOO_BIG, reason=reason)))
         raise ValueError(f"WebSocket {reason}; the connection was closed with code {WS_TOO_BIG}")
 
     def fail(self, exc: BaseException | None) -> None:
@@ -375,11 +375,13 @@ class WebSocketStream(_Stream):
         self.closed = True
         if exc is not None and not self.accepted:
             self.send_frame(
-                bus_pb2.Frame(error=bus_pb2.StreamError(status=500, message=f"{type(exc).__name__}: {exc}"))
+                stream_pb2.Frame(
+                    error=stream_pb2.StreamError(status=500, message=f"{type(exc).__name__}: {exc}")
+                )
             )
             return
         code = 1011 if exc is not None else (1000 if self.accepted else WS_DENIED)
-        self.send_frame(bus_pb2.Frame(ws_close=bus_pb2.WebSocketClose(code=code)))
+        self.send_frame(stream_pb2.Frame(ws_close=stream_pb2.WebSocketClose(code=code)))
 
 
 class Server:
@@ -391,7 +393,7 @@ class Server:
         writer: FrameWriter,
         *,
         state: dict[str, Any],
-        wrap: Callable[[bus_pb2.RequestHead, Any], Any] | None = None,
+        wrap: Callable[[stream_pb2.RequestHead, Any], Any] | None = None,
     ) -> None:
         self.app = app
         self.writer = writer
@@ -403,14 +405,14 @@ class Server:
         self.idle = asyncio.Event()
         self.idle.set()
 
-    def dispatch(self, frame: bus_pb2.Frame) -> None:
+    def dispatch(self, frame: stream_pb2.Frame) -> None:
         """Handles one frame for a request stream (stream > 0)."""
         if frame.WhichOneof("kind") == "request":
             if not self.accepting:
                 self.writer.send(
-                    bus_pb2.Frame(
+                    stream_pb2.Frame(
                         stream=frame.stream,
-                        error=bus_pb2.StreamError(status=503, message="container is shutting down"),
+                        error=stream_pb2.StreamError(status=503, message="container is shutting down"),
                     )
                 )
                 return

@@ -37,7 +37,7 @@ from typing import Any
 
 from berth._wire.codec import WireError, encode
 from berth._wire.zygote import ENVIRON_SPACE_VARIABLE, FDS_PER_FORK, decoder
-from berth.v1 import bus_pb2
+from berth.v1 import zygote_pb2
 
 from . import isolation, netns
 from . import main as runner
@@ -100,7 +100,7 @@ class Zygote:
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
 
-    def send(self, message: bus_pb2.ZygoteMessage) -> None:
+    def send(self, message: zygote_pb2.ZygoteMessage) -> None:
         self.sock.sendall(encode(message))
 
     def serve(self) -> None:
@@ -141,13 +141,13 @@ class Zygote:
                 return
             self.children.discard(pid)
             code = os.waitstatus_to_exitcode(status)
-            self.send(bus_pb2.ZygoteMessage(exit=bus_pb2.ZygoteExit(pid=pid, exit_code=code)))
+            self.send(zygote_pb2.ZygoteMessage(exit=zygote_pb2.ZygoteExit(pid=pid, exit_code=code)))
 
-    def fork(self, request: bus_pb2.ZygoteFork) -> None:
-        reply = bus_pb2.ZygoteForked(request_id=request.request_id)
+    def fork(self, request: zygote_pb2.ZygoteFork) -> None:
+        reply = zygote_pb2.ZygoteForked(request_id=request.request_id)
         if len(self.fds) < FDS_PER_FORK:
             reply.error = f"the fork request came with {len(self.fds)} file descriptors, not {FDS_PER_FORK}"
-            self.send(bus_pb2.ZygoteMessage(forked=reply))
+            self.send(zygote_pb2.ZygoteMessage(forked=reply))
             return
         fds, self.fds = self.fds[:FDS_PER_FORK], self.fds[FDS_PER_FORK:]
         sys.stdout.flush()
@@ -163,9 +163,9 @@ class Zygote:
             reply.pid = pid
         for fd in fds:
             os.close(fd)
-        self.send(bus_pb2.ZygoteMessage(forked=reply))
+        self.send(zygote_pb2.ZygoteMessage(forked=reply))
 
-    def child(self, request: bus_pb2.ZygoteFork, fds: list[int]) -> int:
+    def child(self, request: zygote_pb2.ZygoteFork, fds: list[int]) -> int:
         """Runs in the forked child and never returns to the zygote's loop."""
         try:
             self.become_container(request, fds)
@@ -175,7 +175,7 @@ class Zygote:
             return 1
         return run_runner()
 
-    def become_container(self, request: bus_pb2.ZygoteFork, fds: list[int]) -> None:
+    def become_container(self, request: zygote_pb2.ZygoteFork, fds: list[int]) -> None:
         env = dict(request.env)
         plan = isolation.take_plan(env)
         # A session of its own, so stopping the container can signal everything it started.
@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     zygote = Zygote(sock)
     zygote.send(
-        bus_pb2.ZygoteMessage(ready=bus_pb2.ZygoteReady(pid=os.getpid(), modules=third_party_modules()))
+        zygote_pb2.ZygoteMessage(ready=zygote_pb2.ZygoteReady(pid=os.getpid(), modules=third_party_modules()))
     )
     try:
         zygote.serve()

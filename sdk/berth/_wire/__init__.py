@@ -2,7 +2,7 @@
 
 - `codec`: the one length-prefix codec (4-byte big-endian length, then a serialized protobuf),
   used for the frames on a container's socket and for the agent <-> zygote messages alike;
-- `frames`: `bus_pb2.Frame` on a container's socket (readers and a writer over asyncio streams);
+- `frames`: `stream_pb2.Frame` on a container's socket (readers and a writer over asyncio streams);
 - `flow`: credit-based flow control for HTTP bodies and WebSocket messages, both ways;
 - `zygote`: the constants of the agent <-> zygote protocol.
 

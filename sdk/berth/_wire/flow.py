@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 
-from berth.v1 import bus_pb2
+from berth.v1 import stream_pb2
 
 WINDOW = 8 * 1024 * 1024
 CREDIT_BATCH = 1024 * 1024
@@ -43,7 +43,7 @@ def text_size(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode())
 
 
-def ws_cost(message: bus_pb2.WebSocketMessage) -> int:
+def ws_cost(message: stream_pb2.WebSocketMessage) -> int:
     """What a WebSocket message costs of the window: its payload in bytes, plus FRAME_COST."""
     if message.WhichOneof("data") == "text":
         return cost(text_size(message.text))

@@ -1,4 +1,4 @@
-"""`bus_pb2.Frame` on a container's socket, in the length-prefix codec (berth._wire.codec).
+"""`stream_pb2.Frame` on a container's socket, in the length-prefix codec (berth._wire.codec).
 
 The runner reads and writes frames; the agent relays the serialized bytes without decoding and
 encoding them again (`read_payload`).
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from berth.v1 import bus_pb2
+from berth.v1 import stream_pb2
 
 from . import codec
 from .codec import WireError as WireError
@@ -17,9 +17,9 @@ from .codec import encode as encode
 MAX_FRAME = 64 * 1024 * 1024
 
 
-def decoder() -> codec.Decoder[bus_pb2.Frame]:
+def decoder() -> codec.Decoder[stream_pb2.Frame]:
     """A byte-fed decoder of frames."""
-    return codec.Decoder(bus_pb2.Frame.FromString, MAX_FRAME)
+    return codec.Decoder(stream_pb2.Frame.FromString, MAX_FRAME)
 
 
 async def read_payload(reader: asyncio.StreamReader) -> bytes | None:
@@ -27,10 +27,10 @@ async def read_payload(reader: asyncio.StreamReader) -> bytes | None:
     return await codec.read_payload(reader, MAX_FRAME)
 
 
-async def read_frame(reader: asyncio.StreamReader) -> bus_pb2.Frame | None:
+async def read_frame(reader: asyncio.StreamReader) -> stream_pb2.Frame | None:
     """The next frame, or None at a clean end of stream."""
     payload = await codec.read_payload(reader, MAX_FRAME)
-    return None if payload is None else bus_pb2.Frame.FromString(payload)
+    return None if payload is None else stream_pb2.Frame.FromString(payload)
 
 
 class FrameWriter:
@@ -40,7 +40,7 @@ class FrameWriter:
         self._writer = writer
         self.closed = False
 
-    def send(self, frame: bus_pb2.Frame) -> None:
+    def send(self, frame: stream_pb2.Frame) -> None:
         if self.closed or self._writer.is_closing():
             return
         self._writer.write(encode(frame))

@@ -1,10 +1,10 @@
-"""The agent <-> zygote protocol's constants; its messages (`bus_pb2.ZygoteMessage`) travel in the
+"""The agent <-> zygote protocol's constants; its messages (`zygote_pb2.ZygoteMessage`) travel in the
 length-prefix codec (berth._wire.codec). Shared by the zygote (berth._runtime.zygote) and the
 agent (services/agent/runtime/zygote.py). File descriptors travel beside the bytes (SCM_RIGHTS)."""
 
 from __future__ import annotations
 
-from berth.v1 import bus_pb2
+from berth.v1 import zygote_pb2
 
 from . import codec
 
@@ -17,6 +17,6 @@ ENVIRON_SPACE_VARIABLE = "BERTH_ZYGOTE_ENVIRON_SPACE"
 ENVIRON_SPACE = 32 << 10
 
 
-def decoder() -> codec.Decoder[bus_pb2.ZygoteMessage]:
+def decoder() -> codec.Decoder[zygote_pb2.ZygoteMessage]:
     """A byte-fed decoder of zygote messages."""
-    return codec.Decoder(bus_pb2.ZygoteMessage.FromString, MAX_MESSAGE)
+    return codec.Decoder(zygote_pb2.ZygoteMessage.FromString, MAX_MESSAGE)

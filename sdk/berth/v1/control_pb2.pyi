@@ -1,4 +1,3 @@
-from berth.v1 import build_pb2 as _build_pb2
 from berth.v1 import spec_pb2 as _spec_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -147,31 +146,6 @@ class DeleteSecretResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
-class SecretRecord(_message.Message):
-    __slots__ = ("nonce", "ciphertext", "keys", "created_at_ms")
-    NONCE_FIELD_NUMBER: _ClassVar[int]
-    CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]
-    KEYS_FIELD_NUMBER: _ClassVar[int]
-    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
-    nonce: bytes
-    ciphertext: bytes
-    keys: _containers.RepeatedScalarFieldContainer[str]
-    created_at_ms: int
-    def __init__(self, nonce: _Optional[bytes] = ..., ciphertext: _Optional[bytes] = ..., keys: _Optional[_Iterable[str]] = ..., created_at_ms: _Optional[int] = ...) -> None: ...
-
-class SecretValues(_message.Message):
-    __slots__ = ("values",)
-    class ValuesEntry(_message.Message):
-        __slots__ = ("key", "value")
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
-    VALUES_FIELD_NUMBER: _ClassVar[int]
-    values: _containers.ScalarMap[str, str]
-    def __init__(self, values: _Optional[_Mapping[str, str]] = ...) -> None: ...
-
 class DeployRequest(_message.Message):
     __slots__ = ("app", "bundle", "ephemeral")
     APP_FIELD_NUMBER: _ClassVar[int]
@@ -273,81 +247,6 @@ class AppLogsRequest(_message.Message):
     follow: bool
     ephemeral: bool
     def __init__(self, name: _Optional[str] = ..., follow: _Optional[bool] = ..., ephemeral: _Optional[bool] = ...) -> None: ...
-
-class AppRecord(_message.Message):
-    __slots__ = ("spec", "version", "bundle_id", "images", "ephemeral", "deployed_at_ms", "urls", "stopped")
-    class ImagesEntry(_message.Message):
-        __slots__ = ("key", "value")
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: _build_pb2.BuiltImage
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_build_pb2.BuiltImage, _Mapping]] = ...) -> None: ...
-    SPEC_FIELD_NUMBER: _ClassVar[int]
-    VERSION_FIELD_NUMBER: _ClassVar[int]
-    BUNDLE_ID_FIELD_NUMBER: _ClassVar[int]
-    IMAGES_FIELD_NUMBER: _ClassVar[int]
-    EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
-    DEPLOYED_AT_MS_FIELD_NUMBER: _ClassVar[int]
-    URLS_FIELD_NUMBER: _ClassVar[int]
-    STOPPED_FIELD_NUMBER: _ClassVar[int]
-    spec: _spec_pb2.AppSpec
-    version: int
-    bundle_id: str
-    images: _containers.MessageMap[str, _build_pb2.BuiltImage]
-    ephemeral: bool
-    deployed_at_ms: int
-    urls: _containers.RepeatedCompositeFieldContainer[FunctionUrl]
-    stopped: bool
-    def __init__(self, spec: _Optional[_Union[_spec_pb2.AppSpec, _Mapping]] = ..., version: _Optional[int] = ..., bundle_id: _Optional[str] = ..., images: _Optional[_Mapping[str, _build_pb2.BuiltImage]] = ..., ephemeral: _Optional[bool] = ..., deployed_at_ms: _Optional[int] = ..., urls: _Optional[_Iterable[_Union[FunctionUrl, _Mapping]]] = ..., stopped: _Optional[bool] = ...) -> None: ...
-
-class Route(_message.Message):
-    __slots__ = ("host_label", "app", "function", "version", "ephemeral", "parameters", "requires_proxy_auth", "timeout", "workspace")
-    HOST_LABEL_FIELD_NUMBER: _ClassVar[int]
-    APP_FIELD_NUMBER: _ClassVar[int]
-    FUNCTION_FIELD_NUMBER: _ClassVar[int]
-    VERSION_FIELD_NUMBER: _ClassVar[int]
-    EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
-    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
-    REQUIRES_PROXY_AUTH_FIELD_NUMBER: _ClassVar[int]
-    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
-    WORKSPACE_FIELD_NUMBER: _ClassVar[int]
-    host_label: str
-    app: str
-    function: str
-    version: int
-    ephemeral: bool
-    parameters: _containers.RepeatedCompositeFieldContainer[_spec_pb2.ClassParameter]
-    requires_proxy_auth: bool
-    timeout: float
-    workspace: str
-    def __init__(self, host_label: _Optional[str] = ..., app: _Optional[str] = ..., function: _Optional[str] = ..., version: _Optional[int] = ..., ephemeral: _Optional[bool] = ..., parameters: _Optional[_Iterable[_Union[_spec_pb2.ClassParameter, _Mapping]]] = ..., requires_proxy_auth: _Optional[bool] = ..., timeout: _Optional[float] = ..., workspace: _Optional[str] = ...) -> None: ...
-
-class TokenRecord(_message.Message):
-    __slots__ = ("name", "created_at_ms", "last_used_ms", "mac")
-    NAME_FIELD_NUMBER: _ClassVar[int]
-    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
-    LAST_USED_MS_FIELD_NUMBER: _ClassVar[int]
-    MAC_FIELD_NUMBER: _ClassVar[int]
-    name: str
-    created_at_ms: int
-    last_used_ms: int
-    mac: bytes
-    def __init__(self, name: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., last_used_ms: _Optional[int] = ..., mac: _Optional[bytes] = ...) -> None: ...
-
-class ProxyAuthTokenRecord(_message.Message):
-    __slots__ = ("name", "workspace", "created_at_ms", "salt", "secret_hash")
-    NAME_FIELD_NUMBER: _ClassVar[int]
-    WORKSPACE_FIELD_NUMBER: _ClassVar[int]
-    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
-    SALT_FIELD_NUMBER: _ClassVar[int]
-    SECRET_HASH_FIELD_NUMBER: _ClassVar[int]
-    name: str
-    workspace: str
-    created_at_ms: int
-    salt: bytes
-    secret_hash: bytes
-    def __init__(self, name: _Optional[str] = ..., workspace: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., salt: _Optional[bytes] = ..., secret_hash: _Optional[bytes] = ...) -> None: ...
 
 class LogLine(_message.Message):
     __slots__ = ("time_ms", "app", "function", "container_id", "stream", "text")
@@ -473,15 +372,3 @@ class StopContainerResponse(_message.Message):
     app: str
     function: str
     def __init__(self, app: _Optional[str] = ..., function: _Optional[str] = ...) -> None: ...
-
-class AppVersionRecord(_message.Message):
-    __slots__ = ("record", "deployed_by", "rollback_of", "stopped_at_ms")
-    RECORD_FIELD_NUMBER: _ClassVar[int]
-    DEPLOYED_BY_FIELD_NUMBER: _ClassVar[int]
-    ROLLBACK_OF_FIELD_NUMBER: _ClassVar[int]
-    STOPPED_AT_MS_FIELD_NUMBER: _ClassVar[int]
-    record: AppRecord
-    deployed_by: str
-    rollback_of: int
-    stopped_at_ms: int
-    def __init__(self, record: _Optional[_Union[AppRecord, _Mapping]] = ..., deployed_by: _Optional[str] = ..., rollback_of: _Optional[int] = ..., stopped_at_ms: _Optional[int] = ...) -> None: ...

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 
 from berth._wire.codec import WireError, encode
 from berth._wire.zygote import ENVIRON_SPACE, ENVIRON_SPACE_VARIABLE, decoder
-from berth.v1 import bus_pb2
+from berth.v1 import zygote_pb2
 from services.common import logs
 
 log = logging.getLogger("berth.agent")
@@ -81,8 +81,8 @@ class Zygote:
         self._sock: socket.socket | None = None
         self._decoder = decoder()
         self._ids = itertools.count(1)
-        self._ready: asyncio.Future[bus_pb2.ZygoteReady] | None = None
-        self._pending: dict[int, asyncio.Future[bus_pb2.ZygoteForked]] = {}
+        self._ready: asyncio.Future[zygote_pb2.ZygoteReady] | None = None
+        self._pending: dict[int, asyncio.Future[zygote_pb2.ZygoteForked]] = {}
         self._exits: dict[int, asyncio.Future[int]] = {}
         self._send_lock = asyncio.Lock()
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
@@ -152,7 +152,7 @@ class Zygote:
         for message in messages:
             self._dispatch(message)
 
-    def _dispatch(self, message: bus_pb2.ZygoteMessage) -> None:
+    def _dispatch(self, message: zygote_pb2.ZygoteMessage) -> None:
         kind = message.WhichOneof("kind")
         if kind == "ready" and self._ready is not None and not self._ready.done():
             self._ready.set_result(message.ready)
@@ -204,11 +204,13 @@ class Zygote:
         if not self.alive:
             raise ZygoteUnavailable(f"the zygote (pid {self.pid}) is gone")
         request_id = next(self._ids)
-        waiter: asyncio.Future[bus_pb2.ZygoteForked] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[zygote_pb2.ZygoteForked] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = waiter
-        request = bus_pb2.ZygoteFork(request_id=request_id, env=env, cwd=cwd, isolate_network=isolate_network)
+        request = zygote_pb2.ZygoteFork(
+            request_id=request_id, env=env, cwd=cwd, isolate_network=isolate_network
+        )
         try:
-            await self._send(encode(bus_pb2.ZygoteMessage(fork=request)), fds)
+            await self._send(encode(zygote_pb2.ZygoteMessage(fork=request)), fds)
             forked = await asyncio.wait_for(asyncio.shield(waiter), FORK_TIMEOUT)
         except TimeoutError:
             # A zygote that does not answer is of no use; the next launch starts a new one.

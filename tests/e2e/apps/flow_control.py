@@ -74,9 +74,9 @@ def _block_until_released(token: str) -> None:
 def _bypass(receive):
     """The runner's stream object behind `receive`: a hostile app can write frames with it
     directly, without waiting for credit."""
-    from berth.v1 import bus_pb2
+    from berth.v1 import stream_pb2
 
-    return receive.__self__, bus_pb2
+    return receive.__self__, stream_pb2
 
 
 async def http(scope, receive, send) -> None:
@@ -101,12 +101,12 @@ async def http(scope, receive, send) -> None:
         if size >= 0:
             await _answer(send, 200, str(size).encode())
     elif path == "/overrun":
-        stream, bus_pb2 = _bypass(receive)
+        stream, stream_pb2 = _bypass(receive)
         await send({"type": "http.response.start", "status": 200, "headers": []})
         # Enough to flush the head the runner holds back for a moment, so the flood comes after it.
         await send({"type": "http.response.body", "body": b"x" * PIECE, "more_body": True})
         for _ in range(OVERRUN_BYTES // OVERRUN_PIECE):
-            stream.send_frame(bus_pb2.Frame(response_body=bus_pb2.Chunk(data=b"o" * OVERRUN_PIECE)))
+            stream.send_frame(stream_pb2.Frame(response_body=stream_pb2.Chunk(data=b"o" * OVERRUN_PIECE)))
             await stream.server.writer.drain()
         await _until_cancelled(send)
     else:
@@ -126,10 +126,10 @@ async def websocket(scope, receive, send) -> None:
         STATE["flood_done"] = True
         await receive()
     elif scope["path"] == "/overrun":
-        stream, bus_pb2 = _bypass(receive)
-        message = bus_pb2.WebSocketMessage(binary=b"o" * OVERRUN_PIECE)
+        stream, stream_pb2 = _bypass(receive)
+        message = stream_pb2.WebSocketMessage(binary=b"o" * OVERRUN_PIECE)
         for _ in range(OVERRUN_BYTES // OVERRUN_PIECE):
-            stream.send_frame(bus_pb2.Frame(ws_message=message))
+            stream.send_frame(stream_pb2.Frame(ws_message=message))
             await stream.server.writer.drain()
         ended = await receive()
         STATE["ws_overrun_ended"] = ended.get("code")

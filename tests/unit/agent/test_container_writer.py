@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from berth._wire import frames
-from berth.v1 import bus_pb2
+from berth.v1 import stream_pb2
 from services.agent.container_writer import ContainerWriter
 
 LIMIT = 1 << 20
@@ -32,13 +32,13 @@ async def pair() -> AsyncIterator[tuple[ContainerWriter, socket.socket, asyncio.
 
 
 def _frame(index: int, size: int = PIECE) -> bytes:
-    return frames.encode(bus_pb2.Frame(stream=index, body=bus_pb2.Chunk(data=b"b" * size)))
+    return frames.encode(stream_pb2.Frame(stream=index, body=stream_pb2.Chunk(data=b"b" * size)))
 
 
-async def _read_all(container: socket.socket, count: int) -> list[bus_pb2.Frame]:
+async def _read_all(container: socket.socket, count: int) -> list[stream_pb2.Frame]:
     loop = asyncio.get_running_loop()
     decoder = frames.decoder()
-    got: list[bus_pb2.Frame] = []
+    got: list[stream_pb2.Frame] = []
     container.setblocking(False)
     async with asyncio.timeout(30):
         while len(got) < count:
@@ -60,7 +60,7 @@ async def test_a_container_that_does_not_read_fills_the_queue_to_its_bound(
         raise AssertionError("the queue took 64 MiB for a container that reads nothing")
     assert out.pending <= LIMIT + PIECE + 64 * 1024
     # Control frames still get through (each stream has few), data frames do not.
-    cancel = frames.encode(bus_pb2.Frame(stream=accepted + 1, cancel=bus_pb2.Cancel()))
+    cancel = frames.encode(stream_pb2.Frame(stream=accepted + 1, cancel=stream_pb2.Cancel()))
     assert out.offer(cancel, force=True)
     assert not out.offer(_frame(accepted + 2))
     # Once the container reads, everything accepted arrives, in order, and the queue empties.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from berth.v1 import control_pb2
+from berth.v1 import state_pb2
 from services.common import auth
 from services.common.auth import TOKEN_PREFIX, TokenVerifier, bearer, new_token, token_id, token_mac
 from tests.unit.memory_kv import MemoryKV
@@ -27,7 +27,7 @@ class Clock:
 
 
 def signed(token: str, key: bytes = KEY, name: str = "ci") -> bytes:
-    return control_pb2.TokenRecord(name=name, created_at_ms=1, mac=token_mac(key, token)).SerializeToString()
+    return state_pb2.TokenRecord(name=name, created_at_ms=1, mac=token_mac(key, token)).SerializeToString()
 
 
 def verifier(kv: MemoryKV, clock: Clock | None = None, ttl: float = 5.0) -> TokenVerifier:
@@ -82,9 +82,9 @@ async def test_a_forged_record_is_refused() -> None:
     forgeries = [
         b"",
         b"\xff\xff not a protobuf",
-        control_pb2.TokenRecord(name="admin", created_at_ms=1).SerializeToString(),
-        control_pb2.TokenRecord(name="admin", mac=b"\0" * 32).SerializeToString(),
-        control_pb2.TokenRecord(mac=hashlib.sha256(token.encode()).digest()).SerializeToString(),
+        state_pb2.TokenRecord(name="admin", created_at_ms=1).SerializeToString(),
+        state_pb2.TokenRecord(name="admin", mac=b"\0" * 32).SerializeToString(),
+        state_pb2.TokenRecord(mac=hashlib.sha256(token.encode()).digest()).SerializeToString(),
         signed(token, key=OTHER_KEY),
     ]
     for value in forgeries:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from berth.v1 import control_pb2
+from berth.v1 import state_pb2
 from services.edge.app import Edge
 from services.edge.hosts import parse
 from services.edge.routing import RouteTable
@@ -33,7 +33,7 @@ def test_route_key_of_a_host(text: str, key: str) -> None:
 
 async def test_a_custom_domain_resolves_from_the_bucket() -> None:
     kv = MemoryKV()
-    route = control_pb2.Route(host_label="api.example.com", app="live.shop", function="f", version=3)
+    route = state_pb2.Route(host_label="api.example.com", app="live.shop", function="f", version=3)
     await kv.put("api.example.com", route.SerializeToString())
     table = RouteTable(kv)  # type: ignore[arg-type]
     found = await table.lookup(parse("API.example.com:8000").key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from berth.v1 import control_pb2
+from berth.v1 import control_pb2, state_pb2
 from services.common import subjects
 from services.edge.failures import REQUEST_ID_HEADER, Failure, Failures, summary
 
@@ -21,12 +21,12 @@ class Bus:
         self.published.append((subject, data))
 
 
-def route(*, ephemeral: bool = False) -> control_pb2.Route:
+def route(*, ephemeral: bool = False) -> state_pb2.Route:
     key = subjects.app_key("shop", ephemeral)
-    return control_pb2.Route(host_label="local--shop-f", app=key, function="f", ephemeral=ephemeral)
+    return state_pb2.Route(host_label="local--shop-f", app=key, function="f", ephemeral=ephemeral)
 
 
-async def answer(failures: Failures, r: control_pb2.Route | None, failure: Failure) -> dict[str, Any]:
+async def answer(failures: Failures, r: state_pb2.Route | None, failure: Failure) -> dict[str, Any]:
     sent: list[dict[str, Any]] = []
 
     async def send(message: dict[str, Any]) -> None:

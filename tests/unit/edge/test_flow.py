@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from berth._wire.flow import WINDOW
-from berth.v1 import bus_pb2
+from berth.v1 import stream_pb2
 from services.edge.proxy import CHUNK, _pump_body
 from services.edge.relay import Relay
 
@@ -17,11 +17,11 @@ class FakeNats:
     is_connected = True
 
     def __init__(self) -> None:
-        self.published: list[bus_pb2.Frame] = []
+        self.published: list[stream_pb2.Frame] = []
         self.changed = asyncio.Event()
 
     async def publish(self, subject: str, data: bytes, reply: str = "") -> None:
-        self.published.append(bus_pb2.Frame.FromString(data))
+        self.published.append(stream_pb2.Frame.FromString(data))
         self.changed.set()
 
     async def until(self, predicate: Any) -> None:
@@ -34,7 +34,7 @@ class FakeNats:
         return sum(len(f.body.data) for f in self.published if f.WhichOneof("kind") == "body")
 
 
-def deliver(relay: Relay, reply: str, frame: bus_pb2.Frame) -> Any:
+def deliver(relay: Relay, reply: str, frame: stream_pb2.Frame) -> Any:
     return relay._on_frame(SimpleNamespace(subject=reply, data=frame.SerializeToString()))  # type: ignore[arg-type]
 
 
@@ -42,10 +42,12 @@ async def test_credit_frames_feed_the_window_not_the_response_queue() -> None:
     relay = Relay(FakeNats(), "e1")  # type: ignore[arg-type]
     stream = relay.open()
     stream.window.spend(WINDOW)
-    await deliver(relay, stream.reply, bus_pb2.Frame(credit=bus_pb2.Credit(bytes=123)))
+    await deliver(relay, stream.reply, stream_pb2.Frame(credit=stream_pb2.Credit(bytes=123)))
     assert stream.frames.empty()
     assert stream.window.available == 123
-    await deliver(relay, stream.reply, bus_pb2.Frame(response=bus_pb2.ResponseHead(status=200, end=True)))
+    await deliver(
+        relay, stream.reply, stream_pb2.Frame(response=stream_pb2.ResponseHead(status=200, end=True))
+    )
     assert stream.frames.qsize() == 1
     stream.close()
 
@@ -64,7 +66,7 @@ async def test_request_body_waits_for_credit() -> None:
         await asyncio.sleep(0.05)
         assert nats.body_bytes() <= WINDOW + CHUNK, "more than the window went out without credit"
 
-        await deliver(relay, stream.reply, bus_pb2.Frame(credit=bus_pb2.Credit(bytes=total)))
+        await deliver(relay, stream.reply, stream_pb2.Frame(credit=stream_pb2.Credit(bytes=total)))
         await nats.until(lambda: nats.body_bytes() == total)
         assert nats.published[-1].body.end
     finally:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from berth.v1 import bus_pb2, control_pb2, spec_pb2
+from berth.v1 import bus_pb2, spec_pb2, state_pb2
 from services.common.pools import ParameterError
 from services.edge.app import Edge
 from services.edge.leases import PoolFailed, PoolSlots
@@ -16,7 +16,7 @@ from services.edge.params import MAX_TOTAL_BYTES, MAX_VALUE_BYTES, parameter_set
 
 ROOT = spec_pb2.ClassParameter(name="root", type=spec_pb2.PARAM_TYPE_STR, has_default=True, default=".")
 TAG = spec_pb2.ClassParameter(name="tag", type=spec_pb2.PARAM_TYPE_STR, has_default=True, default="")
-ROUTE = control_pb2.Route(
+ROUTE = state_pb2.Route(
     host_label="local--app-f", app="live.app", function="Server.f", version=1, parameters=[ROOT, TAG]
 )
 KEY = bus_pb2.PoolKey(app="live.app", function="Server.f", version=1, params="root=x&tag=")
@@ -59,10 +59,10 @@ def test_all_values_together_are_bounded_and_the_apps_own_keys_are_not() -> None
 
 
 class Routes:
-    def resolve(self, label: str) -> control_pb2.Route | None:
+    def resolve(self, label: str) -> state_pb2.Route | None:
         return ROUTE if label == ROUTE.host_label else None
 
-    async def fetch(self, label: str) -> control_pb2.Route | None:
+    async def fetch(self, label: str) -> state_pb2.Route | None:
         return self.resolve(label)
 
 

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from berth.v1 import control_pb2
+from berth.v1 import state_pb2
 from services.common import proxy_tokens
 from services.edge.app import Edge
 from services.edge.leases import PoolFailed
 from services.edge.proxy_auth import INVALID, MISSING, ProxyAuth, route_workspace, take_credentials
 from tests.unit.memory_kv import MemoryKV
 
-ROUTE = control_pb2.Route(
+ROUTE = state_pb2.Route(
     host_label="local--app-f",
     app="live.app",
     function="f",
@@ -25,7 +25,7 @@ ROUTE = control_pb2.Route(
 )
 
 
-def token(workspace: str = "local") -> tuple[str, str, control_pb2.ProxyAuthTokenRecord]:
+def token(workspace: str = "local") -> tuple[str, str, state_pb2.ProxyAuthTokenRecord]:
     key, secret = proxy_tokens.new_key(), proxy_tokens.new_secret()
     record = proxy_tokens.new_record(name="ci", workspace=workspace, secret=secret, created_at_ms=1)
     return key, secret, record
@@ -55,7 +55,7 @@ def test_records_hold_a_salted_hash_never_the_secret() -> None:
 def test_damaged_or_oversized_input_never_matches() -> None:
     _, secret, record = token()
     assert not proxy_tokens.secret_matches(record, "x" * (proxy_tokens.MAX_SECRET + 1))
-    unsalted = control_pb2.ProxyAuthTokenRecord(secret_hash=proxy_tokens.hash_secret(b"", secret))
+    unsalted = state_pb2.ProxyAuthTokenRecord(secret_hash=proxy_tokens.hash_secret(b"", secret))
     assert not proxy_tokens.secret_matches(unsalted, secret)
 
 
@@ -86,7 +86,7 @@ def test_the_modal_pair_is_used_without_berth_headers() -> None:
 
 
 def test_route_workspace_falls_back_to_the_host_label() -> None:
-    assert route_workspace(control_pb2.Route(host_label="team--app-f")) == "team"
+    assert route_workspace(state_pb2.Route(host_label="team--app-f")) == "team"
     assert route_workspace(ROUTE) == "local"
 
 
@@ -112,7 +112,7 @@ async def test_check_accepts_valid_pairs_and_refuses_the_rest() -> None:
     assert half is not None and "Berth-Secret is missing" in half
     wrong = scope((b"berth-key", key.encode()), (b"berth-secret", b"ws-wrong"))
     assert await auth.check(wrong, ROUTE) == INVALID
-    other = control_pb2.Route(host_label="team--app-f", requires_proxy_auth=True, workspace="team")
+    other = state_pb2.Route(host_label="team--app-f", requires_proxy_auth=True, workspace="team")
     good = scope((b"berth-key", key.encode()), (b"berth-secret", secret.encode()))
     assert await auth.check(good, other) == INVALID, "a token opens only its own workspace"
     assert kv.gets == 0, "known keys are checked without the bus"
@@ -157,10 +157,10 @@ async def test_garbage_records_open_nothing() -> None:
 
 
 class Routes:
-    def __init__(self, route: control_pb2.Route) -> None:
+    def __init__(self, route: state_pb2.Route) -> None:
         self.route = route
 
-    def resolve(self, host: str) -> control_pb2.Route:
+    def resolve(self, host: str) -> state_pb2.Route:
         return self.route
 
 
@@ -169,7 +169,7 @@ class CountingAuth(ProxyAuth):
         super().__init__(MemoryKV())  # type: ignore[arg-type]
         self.calls = 0
 
-    async def check(self, scope: dict[str, Any], route: control_pb2.Route) -> str | None:
+    async def check(self, scope: dict[str, Any], route: state_pb2.Route) -> str | None:
         self.calls += 1
         return await super().check(scope, route)
 
@@ -219,7 +219,7 @@ async def test_websocket_handshakes_are_refused_the_same_way() -> None:
 
 async def test_functions_without_proxy_auth_skip_the_check() -> None:
     auth = CountingAuth()
-    open_route = control_pb2.Route(host_label="local--app-g", app="live.app", function="g", version=1)
+    open_route = state_pb2.Route(host_label="local--app-g", app="live.app", function="g", version=1)
     edge = Edge(None, "e1", Routes(open_route), None, proxy_auth=auth)  # type: ignore[arg-type]
     s = scope((b"berth-key", b"wk-x"))
     status, _, acquired = await call(edge, s)

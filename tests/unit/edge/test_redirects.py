@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from berth.v1 import control_pb2
+from berth.v1 import state_pb2
 from services.edge.failures import Failures
 from services.edge.main import parse_config
 from services.edge.redirects import CALL_PARAM, MODAL_CALL_PARAM, Redirects, RedirectSettings, _location
 
-ROUTE = control_pb2.Route(app="live.slow", function="f", timeout=300)
-OTHER = control_pb2.Route(app="live.slow", function="g", timeout=300)
+ROUTE = state_pb2.Route(app="live.slow", function="f", timeout=300)
+OTHER = state_pb2.Route(app="live.slow", function="g", timeout=300)
 WAIT = 10.0  # bound on every wait below
 
 
@@ -110,7 +110,7 @@ async def request(
         reader.cancel()
 
 
-async def follow(edge: Redirects, location: bytes, route: control_pb2.Route = ROUTE) -> Client:
+async def follow(edge: Redirects, location: bytes, route: state_pb2.Route = ROUTE) -> Client:
     path, _, query = location.partition(b"?")
     client = Client()
     await asyncio.wait_for(edge.follow(route, scope(query, path.decode()), client.send), WAIT)

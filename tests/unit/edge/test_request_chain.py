@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from berth.v1 import control_pb2
+from berth.v1 import state_pb2
 from services.edge.app import NO_ROUTES, Edge
 from services.edge.ratelimit import RateLimiter
 from services.edge.routing import RoutesUnavailable
@@ -18,10 +18,10 @@ class Routes:
         self.broken = broken
         self.fetched: list[str] = []
 
-    def resolve(self, label: str) -> control_pb2.Route | None:
+    def resolve(self, label: str) -> state_pb2.Route | None:
         return None
 
-    async def fetch(self, label: str) -> control_pb2.Route | None:
+    async def fetch(self, label: str) -> state_pb2.Route | None:
         self.fetched.append(label)
         if self.broken:
             raise RoutesUnavailable("the routes bucket could not be read: TimeoutError")

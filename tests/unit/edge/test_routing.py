@@ -7,14 +7,14 @@ import asyncio
 
 import pytest
 
-from berth.v1 import control_pb2
+from berth.v1 import state_pb2
 from services.edge import routing
 from services.edge.routing import RoutesUnavailable, RouteTable
 from tests.unit.memory_kv import MemoryKV
 
 
 def record(version: int = 1) -> bytes:
-    return control_pb2.Route(
+    return state_pb2.Route(
         host_label="ws--app-f", app="live.app", function="f", version=version
     ).SerializeToString()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from berth._spec import build_app_spec, find_app
 from berth._wire.frames import encode, read_frame
-from berth.v1 import bus_pb2, spec_pb2
+from berth.v1 import bus_pb2, spec_pb2, stream_pb2
 from services.agent.runtime.zygote import Zygote
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -91,7 +91,7 @@ class FakeAgent:
         env: Mapping[str, str] | None = None,
         source: str | None = None,
         prepare: Callable[[], Mapping[str, str]] | None = None,
-    ) -> bus_pb2.Frame:
+    ) -> stream_pb2.Frame:
         """Starts the runner on `app_file` and returns its first control frame (ready or failed).
         `prepare` runs once the socket and boot file exist, as the agent's runtime would, and
         returns environment to add (an isolation plan)."""
@@ -171,11 +171,11 @@ class FakeAgent:
                 os.close(fd)
         return readers[0], readers[1]
 
-    def send(self, frame: bus_pb2.Frame) -> None:
+    def send(self, frame: stream_pb2.Frame) -> None:
         assert self.writer
         self.writer.write(encode(frame))
 
-    async def recv(self) -> bus_pb2.Frame | None:
+    async def recv(self) -> stream_pb2.Frame | None:
         assert self.reader
         return await asyncio.wait_for(read_frame(self.reader), TIMEOUT)
 
@@ -196,13 +196,15 @@ class FakeAgent:
         headers = {"host": "app.localhost:8080", **(headers or {})}
         if body and end:
             headers.setdefault("content-length", str(len(body)))
-        head = bus_pb2.RequestHead(
+        head = stream_pb2.RequestHead(
             method=method,
             scheme="http",
             path=path,
             raw_path=path.encode(),
             query_string=query,
-            headers=[bus_pb2.Header(name=k.lower().encode(), value=v.encode()) for k, v in headers.items()],
+            headers=[
+                stream_pb2.Header(name=k.lower().encode(), value=v.encode()) for k, v in headers.items()
+            ],
             client_host=client,
             client_port=50000,
             http_version="1.1",
@@ -210,14 +212,14 @@ class FakeAgent:
             end=end,
             websocket=websocket,
         )
-        self.send(bus_pb2.Frame(stream=stream, request=head))
+        self.send(stream_pb2.Frame(stream=stream, request=head))
         return stream
 
-    async def response(self, stream: int) -> tuple[list[bus_pb2.Frame], bus_pb2.ResponseHead, bytes]:
+    async def response(self, stream: int) -> tuple[list[stream_pb2.Frame], stream_pb2.ResponseHead, bytes]:
         """Every frame of one response (until end or error), the head, and the whole body."""
         frames = []
         body = b""
-        head = bus_pb2.ResponseHead()
+        head = stream_pb2.ResponseHead()
         while True:
             frame = await self.recv()
             assert frame is not None, f"socket closed mid-response:\n{self.stderr.text}"
@@ -247,7 +249,7 @@ class FakeAgent:
         return code
 
     async def shutdown(self, grace: float = 5.0) -> int:
-        self.send(bus_pb2.Frame(stream=0, shutdown=bus_pb2.RunnerShutdown(grace_seconds=grace)))
+        self.send(stream_pb2.Frame(stream=0, shutdown=stream_pb2.RunnerShutdown(grace_seconds=grace)))
         return await self.wait_exit()
 
     async def close(self) -> None:

@@ -1,17 +1,17 @@
 """Scope building from a request head, without a socket (the frame codec: tests/unit/wire)."""
 
 from berth._runtime.scope import build_scope
-from berth.v1 import bus_pb2
+from berth.v1 import stream_pb2
 
 
 def test_scope_from_head() -> None:
-    head = bus_pb2.RequestHead(
+    head = stream_pb2.RequestHead(
         method="POST",
         scheme="https",
         path="/a b",
         raw_path=b"/a%20b",
         query_string=b"x=1",
-        headers=[bus_pb2.Header(name=b"Host", value=b"app.example.com")],
+        headers=[stream_pb2.Header(name=b"Host", value=b"app.example.com")],
         client_host="198.51.100.1",
         client_port=4321,
     )
@@ -22,5 +22,5 @@ def test_scope_from_head() -> None:
     assert scope["server"] == ("app.example.com", 443)
     assert scope["client"] == ("198.51.100.1", 4321)
     assert scope["state"] == state and scope["state"] is not state
-    ws = build_scope(bus_pb2.RequestHead(path="/ws", websocket=True, subprotocols=["chat"]), {})
+    ws = build_scope(stream_pb2.RequestHead(path="/ws", websocket=True, subprotocols=["chat"]), {})
     assert (ws["type"], ws["scheme"], ws["subprotocols"], ws["server"]) == ("websocket", "ws", ["chat"], None)

@@ -6,7 +6,7 @@ import asyncio
 from runner_harness import APPS, FakeAgent
 
 from berth._wire.flow import CREDIT_BATCH, WINDOW, SendWindow, cost
-from berth.v1 import bus_pb2
+from berth.v1 import stream_pb2
 
 PIECE = 256 * 1024
 
@@ -51,14 +51,14 @@ async def test_response_body_waits_for_credit(agent: FakeAgent) -> None:
     assert received <= WINDOW + PIECE, received
     await _assert_quiet(agent)
 
-    agent.send(bus_pb2.Frame(stream=stream, credit=bus_pb2.Credit(bytes=WINDOW)))
+    agent.send(stream_pb2.Frame(stream=stream, credit=stream_pb2.Credit(bytes=WINDOW)))
     more, ended = await _body(agent, stream, 2 * WINDOW - received)
     assert not ended
     received += more
     assert received <= 2 * WINDOW + PIECE
     await _assert_quiet(agent)
 
-    agent.send(bus_pb2.Frame(stream=stream, credit=bus_pb2.Credit(bytes=size)))
+    agent.send(stream_pb2.Frame(stream=stream, credit=stream_pb2.Credit(bytes=size)))
     rest, ended = await _body(agent, stream, size)
     assert ended
     assert received + rest == size
@@ -71,7 +71,7 @@ async def test_cancel_wakes_a_response_waiting_for_credit(agent: FakeAgent) -> N
     _, ended = await _body(agent, stream, WINDOW)
     assert not ended
     await _assert_quiet(agent)
-    agent.send(bus_pb2.Frame(stream=stream, cancel=bus_pb2.Cancel()))
+    agent.send(stream_pb2.Frame(stream=stream, cancel=stream_pb2.Cancel()))
     # The runner is free again: a small request still answers in one frame.
     frames, head, body = await agent.response(agent.request("GET", "/download", query=b"n=5"))
     assert (head.status, body, len(frames)) == (200, b"xxxxx", 1)
@@ -81,7 +81,9 @@ async def test_cancel_wakes_a_response_waiting_for_credit(agent: FakeAgent) -> N
 async def test_small_bodies_send_no_credit(agent: FakeAgent) -> None:
     assert (await agent.start(APPS / "bulk.py", "web")).WhichOneof("kind") == "ready"
     stream = agent.request("POST", "/upload", body=b"a" * 1000, end=False)
-    agent.send(bus_pb2.Frame(stream=stream, body=bus_pb2.Chunk(data=b"b" * (CREDIT_BATCH - 2000), end=True)))
+    agent.send(
+        stream_pb2.Frame(stream=stream, body=stream_pb2.Chunk(data=b"b" * (CREDIT_BATCH - 2000), end=True))
+    )
     frames, head, body = await agent.response(stream)
     assert [f.WhichOneof("kind") for f in frames] == ["response"]
     assert body == str(CREDIT_BATCH - 1000).encode()
@@ -102,7 +104,9 @@ async def test_request_body_is_acknowledged_as_the_app_reads(agent: FakeAgent) -
             frames.append(frame)
             window.grant(frame.credit.bytes)
         window.spend(cost(PIECE))
-        agent.send(bus_pb2.Frame(stream=stream, body=bus_pb2.Chunk(data=b"a" * PIECE, end=i == pieces - 1)))
+        agent.send(
+            stream_pb2.Frame(stream=stream, body=stream_pb2.Chunk(data=b"a" * PIECE, end=i == pieces - 1))
+        )
     rest, head, body = await agent.response(stream)
     frames += rest
     assert body == str(pieces * PIECE).encode()

@@ -4,7 +4,7 @@ import json
 
 from runner_harness import APPS, EXAMPLES, FakeAgent
 
-from berth.v1 import bus_pb2
+from berth.v1 import stream_pb2
 
 
 async def test_fastapi_endpoint_get_and_wrong_method(agent: FakeAgent) -> None:
@@ -36,7 +36,7 @@ async def test_asgi_echo_with_body_frames(agent: FakeAgent) -> None:
     stream = agent.request(
         "POST", "/echo", body=b'{"a": ', end=False, headers={"content-type": "application/json"}
     )
-    agent.send(bus_pb2.Frame(stream=stream, body=bus_pb2.Chunk(data=b"[1, 2]}", end=True)))
+    agent.send(stream_pb2.Frame(stream=stream, body=stream_pb2.Chunk(data=b"[1, 2]}", end=True)))
     frames, head, body = await agent.response(stream)
     assert head.status == 200
     assert json.loads(body) == {"a": [1, 2]}
@@ -84,7 +84,7 @@ async def test_streaming_client_ip_errors_and_upload(agent: FakeAgent) -> None:
 
     stream = agent.request("POST", "/upload", body=b"a" * 10, end=False)
     for i in range(5):
-        agent.send(bus_pb2.Frame(stream=stream, body=bus_pb2.Chunk(data=b"b" * 1000, end=i == 4)))
+        agent.send(stream_pb2.Frame(stream=stream, body=stream_pb2.Chunk(data=b"b" * 1000, end=i == 4)))
     _, head, body = await agent.response(stream)
     assert json.loads(body) == {"size": 5010}
     assert await agent.shutdown() == 0
@@ -95,7 +95,7 @@ async def test_websocket_round_trip(agent: FakeAgent) -> None:
     stream = agent.request("GET", "/ws", websocket=True)
     accept = await agent.recv()
     assert accept is not None and accept.WhichOneof("kind") == "ws_accept"
-    agent.send(bus_pb2.Frame(stream=stream, ws_message=bus_pb2.WebSocketMessage(text="hi")))
+    agent.send(stream_pb2.Frame(stream=stream, ws_message=stream_pb2.WebSocketMessage(text="hi")))
     message = await agent.recv()
     assert message is not None and message.ws_message.text == "HI"
     close = await agent.recv()
@@ -113,7 +113,7 @@ async def test_raw_asgi_app_without_lifespan(agent: FakeAgent) -> None:
 async def test_cancel_disconnects(agent: FakeAgent) -> None:
     assert (await agent.start(APPS / "streaming.py", "web")).WhichOneof("kind") == "ready"
     stream = agent.request("POST", "/upload", body=b"abc", end=False)
-    agent.send(bus_pb2.Frame(stream=stream, cancel=bus_pb2.Cancel()))
+    agent.send(stream_pb2.Frame(stream=stream, cancel=stream_pb2.Cancel()))
     # The app sees http.disconnect; the runner keeps serving other streams.
     _, head, body = await agent.response(agent.request("GET", "/ip"))
     assert head.status == 200

@@ -6,7 +6,7 @@ import asyncio
 from runner_harness import APPS, FakeAgent
 
 from berth._wire.flow import CREDIT_BATCH, WINDOW, cost
-from berth.v1 import bus_pb2
+from berth.v1 import stream_pb2
 
 APP = APPS / "ws_flow.py"
 PIECE = 64 * 1024
@@ -46,15 +46,15 @@ async def test_an_apps_messages_wait_for_credit(agent: FakeAgent) -> None:
     within = -(-WINDOW // cost(PIECE))
     first = await _messages(agent, stream, within)
     await _quiet(agent)
-    agent.send(bus_pb2.Frame(stream=stream, credit=bus_pb2.Credit(bytes=cost(PIECE) * 10)))
+    agent.send(stream_pb2.Frame(stream=stream, credit=stream_pb2.Credit(bytes=cost(PIECE) * 10)))
     more = await _messages(agent, stream, 10)
     await _quiet(agent)
-    agent.send(bus_pb2.Frame(stream=stream, credit=bus_pb2.Credit(bytes=3 * WINDOW)))
+    agent.send(stream_pb2.Frame(stream=stream, credit=stream_pb2.Credit(bytes=3 * WINDOW)))
     rest = await _messages(agent, stream, count - within - 10)
     got = first + more + rest
     assert [int.from_bytes(m[:4], "big") for m in got] == list(range(count))  # in order, none lost
     await agent.stdout.wait_for(f"flood: all {count} sent")
-    agent.send(bus_pb2.Frame(stream=stream, ws_close=bus_pb2.WebSocketClose(code=1000)))
+    agent.send(stream_pb2.Frame(stream=stream, ws_close=stream_pb2.WebSocketClose(code=1000)))
     assert await agent.shutdown() == 0
 
 
@@ -64,7 +64,7 @@ async def test_client_messages_are_acknowledged_as_the_app_reads(agent: FakeAgen
     sent = 0
     credits = []
     for _ in range(2 * CREDIT_BATCH // PIECE):
-        agent.send(bus_pb2.Frame(stream=stream, ws_message=bus_pb2.WebSocketMessage(text="x" * PIECE)))
+        agent.send(stream_pb2.Frame(stream=stream, ws_message=stream_pb2.WebSocketMessage(text="x" * PIECE)))
         sent += cost(PIECE)
         while True:  # the echo, and any credit before it
             frame = await agent.recv()
@@ -81,9 +81,9 @@ async def test_client_messages_are_acknowledged_as_the_app_reads(agent: FakeAgen
 async def test_an_edge_sending_past_its_credit_is_aborted(agent: FakeAgent) -> None:
     assert (await agent.start(APP, "web")).WhichOneof("kind") == "ready"
     stream = await _accepted(agent, "/sink")
-    message = bus_pb2.WebSocketMessage(binary=b"m" * PIECE)
+    message = stream_pb2.WebSocketMessage(binary=b"m" * PIECE)
     for _ in range(WINDOW // PIECE + 2):  # the app reads nothing: no credit comes back
-        agent.send(bus_pb2.Frame(stream=stream, ws_message=message))
+        agent.send(stream_pb2.Frame(stream=stream, ws_message=message))
     close = await agent.recv()
     assert close is not None and close.stream == stream and close.WhichOneof("kind") == "ws_close", close
     assert close.ws_close.code == 1011 and "credit" in close.ws_close.reason
@@ -91,7 +91,7 @@ async def test_an_edge_sending_past_its_credit_is_aborted(agent: FakeAgent) -> N
     # The same for a request body: the stream ends with a 502, the container serves on.
     body_stream = agent.request("POST", "/hold", body=b"b" * PIECE, end=False)
     for _ in range(WINDOW // PIECE + 2):
-        agent.send(bus_pb2.Frame(stream=body_stream, body=bus_pb2.Chunk(data=b"b" * PIECE)))
+        agent.send(stream_pb2.Frame(stream=body_stream, body=stream_pb2.Chunk(data=b"b" * PIECE)))
     frames = []
     while not frames or frames[-1].WhichOneof("kind") != "error":
         frame = await agent.recv()

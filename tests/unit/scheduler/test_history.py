@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from berth.v1 import control_pb2, spec_pb2
+from berth.v1 import spec_pb2, state_pb2
 from services.scheduler import history
 from services.scheduler.state import AppStore
 from tests.unit.memory_kv import MemoryKV
@@ -13,8 +13,8 @@ from tests.unit.memory_kv import MemoryKV
 KEY = "live.shop"
 
 
-def record(version: int, bundle: str = "", *, ephemeral: bool = False) -> control_pb2.AppRecord:
-    return control_pb2.AppRecord(
+def record(version: int, bundle: str = "", *, ephemeral: bool = False) -> state_pb2.AppRecord:
+    return state_pb2.AppRecord(
         spec=spec_pb2.AppSpec(name="shop"),
         version=version,
         bundle_id=bundle or f"b{version}",
@@ -46,7 +46,7 @@ def test_unreferenced_bundles_spare_what_any_kept_version_uses() -> None:
 
 
 def test_state_of_a_version() -> None:
-    entry = control_pb2.AppVersionRecord(record=record(2))
+    entry = state_pb2.AppVersionRecord(record=record(2))
     assert history.state(entry, serving_version=2) == history.SERVING
     assert history.state(entry, serving_version=3) == history.REPLACED
     entry.stopped_at_ms = 5

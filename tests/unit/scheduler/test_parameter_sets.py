@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from berth.v1 import bus_pb2, control_pb2, spec_pb2
+from berth.v1 import bus_pb2, spec_pb2, state_pb2
 from services.scheduler.agents import Agents
 from services.scheduler.assignment import Assigner, TooManyParameterSets
 from services.scheduler.autoscaler import RECLAIM_IDLE, expired, reclaimable
@@ -155,7 +155,7 @@ def test_reclaim_leaves_the_default_pool_its_floor() -> None:
 def assigner(cap: int) -> Assigner:
     store = AppStore(MemoryKV(), MemoryKV())  # type: ignore[arg-type]
     spec = spec_pb2.AppSpec(name="a", functions=[function()])
-    store.records["live.a"] = control_pb2.AppRecord(spec=spec, version=1)
+    store.records["live.a"] = state_pb2.AppRecord(spec=spec, version=1)
 
     async def no_env(_: spec_pb2.FunctionSpec) -> dict[str, str]:
         return {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from berth.v1 import control_pb2
+from berth.v1 import state_pb2
 from services.common import proxy_tokens
 from services.scheduler.proxy_auth import ProxyAuthError, ProxyAuthNotFoundError, ProxyAuthStore
 from tests.unit.memory_kv import MemoryKV
@@ -20,7 +20,7 @@ async def test_create_stores_a_hashed_record_keyed_by_the_key() -> None:
     assert proxy_tokens.well_formed_key(key) and secret.startswith("ws-")
     raw = kv.data[key].value
     assert secret.encode() not in raw
-    record = control_pb2.ProxyAuthTokenRecord.FromString(raw)
+    record = state_pb2.ProxyAuthTokenRecord.FromString(raw)
     assert (record.name, record.workspace, record.created_at_ms) == ("ci", "local", 1_700_000_000_000)
     assert proxy_tokens.secret_matches(record, secret)
 

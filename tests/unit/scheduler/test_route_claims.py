@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from berth.v1 import control_pb2, spec_pb2
+from berth.v1 import control_pb2, spec_pb2, state_pb2
 from services.scheduler.state import AppStore, RouteTaken, record_hosts
 from tests.unit.memory_kv import MemoryKV
 
 
-def route(host: str, app: str) -> control_pb2.Route:
-    return control_pb2.Route(host_label=host, app=app, function="f", version=1)
+def route(host: str, app: str) -> state_pb2.Route:
+    return state_pb2.Route(host_label=host, app=app, function="f", version=1)
 
 
-def record(name: str, label: str, domains: tuple[str, ...] = ()) -> control_pb2.AppRecord:
+def record(name: str, label: str, domains: tuple[str, ...] = ()) -> state_pb2.AppRecord:
     url = control_pb2.FunctionUrl(function="f", url=f"http://{label}.localhost:8000/", custom_domains=domains)
-    return control_pb2.AppRecord(spec=spec_pb2.AppSpec(name=name), version=1, urls=[url], ephemeral=True)
+    return state_pb2.AppRecord(spec=spec_pb2.AppSpec(name=name), version=1, urls=[url], ephemeral=True)
 
 
 def test_record_hosts_are_labels_and_custom_domains() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from berth.v1 import control_pb2
+from berth.v1 import state_pb2
 from services.builder import main as builder_main
 from services.common import config
 from services.common.auth import token_id, token_mac
@@ -37,8 +37,8 @@ def store(kv: MemoryKV, wall: Clock | None = None, mono: Clock | None = None) ->
     return TokenStore(kv, KEY, now=wall or Clock(1_700_000_000.0), clock=mono or Clock(0.0))  # type: ignore[arg-type]
 
 
-def record(kv: MemoryKV, token: str) -> control_pb2.TokenRecord:
-    return control_pb2.TokenRecord.FromString(kv.data[token_id(token)].value)
+def record(kv: MemoryKV, token: str) -> state_pb2.TokenRecord:
+    return state_pb2.TokenRecord.FromString(kv.data[token_id(token)].value)
 
 
 async def test_create_stores_only_a_signed_record() -> None:
@@ -65,7 +65,7 @@ async def test_names_are_unique_and_checked() -> None:
 
 async def test_a_concurrent_create_of_the_same_name_gives_way() -> None:
     kv = MemoryKV()
-    early = control_pb2.TokenRecord(name="ci", created_at_ms=1, mac=token_mac(KEY, "bt_early"))
+    early = state_pb2.TokenRecord(name="ci", created_at_ms=1, mac=token_mac(KEY, "bt_early"))
 
     class Racing(MemoryKV):
         async def put(self, key: str, value: bytes) -> int:
@@ -123,7 +123,7 @@ async def test_bootstrap_is_stored_once_and_cannot_be_revoked() -> None:
 
 async def test_bootstrap_replaces_an_unsigned_record_keeping_its_name() -> None:
     kv = MemoryKV()
-    legacy = control_pb2.TokenRecord(name="berth up", created_at_ms=5)  # written before records were signed
+    legacy = state_pb2.TokenRecord(name="berth up", created_at_ms=5)  # written before records were signed
     await kv.put(token_id("bt_operator"), legacy.SerializeToString())
     tokens = store(kv)
     assert not await tokens.verifier.verify("bt_operator")
