@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._compat import HostedNames
 from ._errors import InvalidError
 from ._image import Image
 from ._partial import concurrency, web_config
@@ -106,12 +107,6 @@ def make_options(
         _count(where, "memory", memory, minimum=1)
     _count(where, "min_containers", min_containers, minimum=0)
     _count(where, "buffer_containers", buffer_containers, minimum=0)
-    if buffer_containers:
-        # Accepting it would promise idle containers the scheduler never boots.
-        raise InvalidError(
-            f"{where}(buffer_containers={buffer_containers}): not supported by Berth yet; "
-            "use min_containers to keep containers warm"
-        )
     if max_containers is not None:
         _count(where, "max_containers", max_containers, minimum=1)
         if max_containers < min_containers:
@@ -135,7 +130,7 @@ def make_options(
     )
 
 
-class Function:
+class Function(metaclass=HostedNames):
     """A function registered with `@app.function()`; calling it runs the original function locally."""
 
     _berth_registered = True

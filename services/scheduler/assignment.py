@@ -8,6 +8,15 @@ idle containers and idle pools out.
 Parameter sets are bounded here, where all edges' demand meets: a Demand for a new pool of a
 function that already has `max_parameter_sets` live ones is refused with a 429 before anything
 boots, and max_containers counts a function's containers across all its pools.
+
+Decisions are made by pure modules (leasing: which container goes to which edge; pools: how many
+to boot; autoscaler: what to drain; adoption: what to adopt; backoff: when to boot again after
+start failures); this class keeps the state, feeds them the time (its `clock`) and carries their
+answers out through `Effects` (grant, revoke, fail, boot, stop; services/scheduler/effects.py).
+
+A function version whose containers fail at start is held back (backoff.py): its requests get a
+503 "<function> fails at start: <error>" at once while it waits, and `failing()` shows it to
+`berth app list` until one of its containers starts fine.
 """
 
 from __future__ import annotations
@@ -23,11 +32,12 @@ from typing import Any
 
 from nats.aio.client import Client
 
-from berth.v1 import bus_pb2, spec_pb2, state_pb2
-from services.common import bus, logs, subjects, tracing
+from berth.v1 import bus_pb2, control_pb2, spec_pb2, state_pb2
+from services.common import logs, subjects, tracing
 from services.common.pools import ParameterError, canonical_params
-from services.scheduler import adoption, autoscaler
+from services.scheduler import adoption, autoscaler, backoff, leasing, metrics, placement
 from services.scheduler.agents import Agents
+from services.scheduler.effects import Effects, NatsEffects
 from services.scheduler.pools import (
     DEFAULT_MAX_PARAMETER_SETS,
     TOO_MANY_PARAMETER_SETS,
@@ -44,6 +54,7 @@ log = logging.getLogger("berth.scheduler")
 BOOT_MARGIN = 15.0  # seconds on top of the function's startup budget for the agent's own work
 STOP_TIMEOUT = 30.0
 STRANGER_GRACE = 5.0
+ROLLOUT_LOAD = "rollout"  # the edge id a rollout's warm-up load is reported under (warm_pool)
 # Refused parameter sets are logged once per function this often: each refusal is one request, so
 # a flood of made-up values must not become a flood of log lines.
 REFUSAL_LOG_INTERVAL = 60.0
@@ -57,17 +68,31 @@ class TooManyParameterSets(Exception):
         self.retry_after = retry_after
 
 
+# A function version: (app key, function name, version).
+FunctionKey = tuple[str, str, int]
+
+
+def function_key(key: bus_pb2.PoolKey) -> FunctionKey:
+    return (key.app, key.function, key.version)
+
+
 class Assigner:
     def __init__(
         self,
-        nc: Client,
+        nc: Client | None,
         store: AppStore,
         agents: Agents,
         resolve_env: Callable[[spec_pb2.FunctionSpec], Coroutine[Any, Any, dict[str, str]]],
         *,
         max_parameter_sets: int = DEFAULT_MAX_PARAMETER_SETS,
+        effects: Effects | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._nc = nc
+        if effects is None:
+            assert nc is not None, "an Assigner needs a NATS client or its Effects"
+            effects = NatsEffects(nc)
+        self._effects = effects
+        self._clock = clock
         self._store = store
         self._agents = agents
         self._resolve_env = resolve_env
@@ -81,6 +106,11 @@ class Assigner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._strangers: dict[str, float] = {}
         self._missing: dict[str, float] = {}  # container id -> first heartbeat that lacked it
+        # Containers asked back from their edge so another edge gets its share (placement.take_back),
+        # with the edge each goes to once released.
+        self._recalled: dict[str, str] = {}
+        # Function versions whose containers fail at start, until one starts fine (backoff.py).
+        self._start_failures: dict[FunctionKey, backoff.StartFailures] = {}
 
     # -- events ------------------------------------------------------------------------------
 
@@ -99,14 +129,13 @@ class Assigner:
                     demand.edge_id, demand.pool, 404, "this app version is no longer deployed"
                 )
                 return
-            pool.report(
-                demand.edge_id, waiting=demand.waiting, inflight=demand.inflight, now=time.monotonic()
-            )
-            for container in pool.unleased_ready():
-                if pool.waiting(time.monotonic()).get(demand.edge_id, 0) <= 0:
-                    break
+            now = self._clock()
+            pool.report(demand.edge_id, waiting=demand.waiting, inflight=demand.inflight, now=now)
+            for container in leasing.for_demand(pool, demand.edge_id, now):
                 await self._grant(pool, container, demand.edge_id)
             self._boot_as_needed(pool, to_load=True)
+            await self._share(pool, now)
+            await self._fail_if_held_back(pool)
 
     async def on_released(self, released: bus_pb2.LeaseReleased) -> None:
         found = self._find(released.container_id)
@@ -116,8 +145,11 @@ class Assigner:
         if not adoption.releasable(container, released.edge_id):
             return
         container.leased_to = ""
+        taker = self._recalled.pop(container.container_id, "")
         if container.state is State.DRAINING:
             self._spawn(self._stop(pool, container))
+        elif taker and pool.waiting(self._clock()).get(taker, 0) > 0 and not pool.retired:
+            await self._grant(pool, container, taker)  # not back to the edge it was taken from
         else:
             await self._offer(pool, container)
 
@@ -148,7 +180,7 @@ class Assigner:
 
     def on_heartbeat(self, beat: bus_pb2.AgentHeartbeat) -> None:
         self._agents.heartbeat(beat)
-        now = time.monotonic()
+        now = self._clock()
         for status in beat.containers:
             found = self._find(status.container_id)
             if found is None:
@@ -157,7 +189,7 @@ class Assigner:
                 continue
             _, container = found
             container.inflight = status.inflight
-            container.idle_since = time.monotonic() - status.idle_ms / 1000
+            container.idle_since = now - status.idle_ms / 1000
         self._forget_lost(beat, now)
 
     def _adopt(self, agent_id: str, status: bus_pb2.ContainerStatus, now: float) -> bool:
@@ -203,9 +235,7 @@ class Assigner:
 
     async def _stop_order(self, agent_id: str, order: bus_pb2.StopOrder) -> None:
         try:
-            await bus.request(
-                self._nc, subjects.agent_stop(agent_id), order, bus_pb2.StopResult, timeout=STOP_TIMEOUT
-            )
+            await self._effects.stop(agent_id, order, STOP_TIMEOUT)
         except Exception as exc:  # noqa: BLE001 - the agent may be gone; nothing else to do
             logs.event(log, "stop failed", logging.WARNING, container=order.container_id, error=exc)
 
@@ -240,8 +270,49 @@ class Assigner:
             if pool is not None:
                 self._boot_as_needed(pool)
 
+    def warm_pool(self, key: bus_pb2.PoolKey, count: int) -> int:
+        """Boots the pool of `key` toward `count` containers before any edge asks for it: a version
+        being rolled out (services/scheduler/rollout.py) is warmed before its routes are written.
+        Returns how many it holds (fewer when the agents are full). The count goes in as a load
+        report of the rollout's own, so placement, max_containers and backoff apply as to any
+        load, and it ages out like one (pools.LOAD_TTL)."""
+        try:
+            pool = self._pool(key)
+        except TooManyParameterSets:
+            return 0
+        if pool is None:
+            return 0
+        pool.report(ROLLOUT_LOAD, waiting=0, inflight=count * pool.target, now=self._clock())
+        self._boot_as_needed(pool, to_load=True)
+        return len(pool.containers)
+
     def containers_of(self, app_key: str) -> list[ContainerRecord]:
         return [c for p in self.pools.values() if p.key.app == app_key for c in p.containers.values()]
+
+    def failing(self, app_key: str) -> list[tuple[str, backoff.StartFailures]]:
+        """(function name, its start failures) of the app's current version's functions that fail
+        at start, by name: what `berth app list` shows until a container of theirs starts fine."""
+        record = self._store.get(app_key)
+        if record is None:
+            return []
+        return sorted(
+            (function, failures)
+            for (app, function, version), failures in self._start_failures.items()
+            if app == app_key and version == record.version
+        )
+
+    def failing_functions(self, app_key: str) -> list[control_pb2.FailingFunction]:
+        """`failing()` as ListApps shows it."""
+        now = self._clock()
+        return [
+            control_pb2.FailingFunction(
+                function=function,
+                last_error=failures.last_error,
+                failures=failures.count,
+                retry_in_ms=int(backoff.retry_in(failures, now) * 1000),
+            )
+            for function, failures in self.failing(app_key)
+        ]
 
     # -- scaling -----------------------------------------------------------------------------
 
@@ -250,7 +321,7 @@ class Assigner:
             return
         container.state = State.DRAINING
         container.drain_reason = reason
-        container.idle_since = time.monotonic()
+        container.idle_since = self._clock()
         if container.leased_to:
             self._spawn(self._revoke(container))
         elif container.container_id in pool.containers:
@@ -258,7 +329,7 @@ class Assigner:
 
     def tick(self) -> None:
         """Ages idle containers and pools out, keeps min_containers warm, forgets dead agents."""
-        now = time.monotonic()
+        now = self._clock()
         dead = set(self._agents.dead())
         for pid, pool in list(self.pools.items()):
             if pool.in_use(now):
@@ -269,12 +340,24 @@ class Assigner:
                 del self.pools[pid]
                 logs.event(log, "idle pool deleted", pool=pid)
                 continue
+            lost = False
             for decision in autoscaler.decide(pool, now, dead):
                 container = decision.container
                 if decision.action is autoscaler.Action.LOST:
+                    # Its agent stopped beating (agents.py): what runs there will never answer, so
+                    # the edges fail it at once and the pool is refilled on the live agents.
                     pool.containers.pop(container.container_id, None)
+                    logs.event(
+                        log,
+                        "container lost",
+                        logging.WARNING,
+                        container=container.container_id,
+                        agent=container.agent_id,
+                        reason="agent dead",
+                    )
                     if container.leased_to:
-                        self._spawn(self._revoke(container))
+                        self._spawn(self._revoke(container, lost=True))
+                    lost = True
                 elif decision.action is autoscaler.Action.DRAIN:
                     self.drain(pool, container, "scaled down after being idle")
                 else:
@@ -283,9 +366,17 @@ class Assigner:
             if pool.retired and not pool.containers:
                 del self.pools[pid]
             elif not pool.retired:
-                self._boot_as_needed(pool)
+                self._boot_as_needed(pool, to_load=lost)
         for agent_id in dead:
             self._agents.forget(agent_id)
+        self._forget_start_failures()
+
+    def _forget_start_failures(self) -> None:
+        """Start failures of versions neither serving nor being rolled out: memory follows what is
+        deployed."""
+        for key in list(self._start_failures):
+            if self._store.record_of(key[0], key[2]) is None:
+                del self._start_failures[key]
 
     def _boot_as_needed(self, pool: Pool, *, to_load: bool = False) -> None:
         """Boots toward min_containers, and toward the reported load when a Demand has just
@@ -293,26 +384,32 @@ class Assigner:
         it counted, and acting on it from the tick would undo a scale-down."""
         if pool.retired:
             return
-        now = time.monotonic()
+        now = self._clock()
         others = self._others(pool)
         boots = pool.boots_needed(now, with_load=to_load, others=others)
-        if to_load:
+        failures = self._start_failures.get(function_key(pool.key))
+        booting = sum(p.count(State.BOOTING) for p in [pool, *self._siblings(pool)])
+        boots = backoff.boots_allowed(failures, boots, booting, now)
+        if to_load and failures is None:
             self._reclaim(pool, pool.wanted(now) - boots, now)
         for _ in range(boots):
             container_id = f"c{uuid.uuid4().hex[:12]}"
-            agent_id = self._agents.place(self._running_per_agent())
+            request = placement.request_of(pool.function)
+            agent_id = self._agents.place(self._placed(), request)
             if agent_id is None:
-                if not self._agents.alive():
+                if self._agents.absent():
                     self._spawn(self._fail_pool(pool, 503, "no agent is running to start a container on"))
-                # Otherwise every agent is full: requests stay queued, and the next tick (or the
-                # edge's next Demand) tries again once a container somewhere has stopped.
+                elif self._agents.alive() and placement.never_fits(self._agents.rooms([]), request):
+                    self._spawn(self._fail_pool(pool, 503, placement.too_big(request)))
+                # Otherwise every agent is full, or the only one is restarting: requests stay
+                # queued, and the next tick (or the edge's next Demand) tries again.
                 return
             container = ContainerRecord(container_id=container_id, agent_id=agent_id)
             pool.containers[container_id] = container
             self._spawn(self._boot(pool, container))
 
     async def _boot(self, pool: Pool, container: ContainerRecord) -> None:
-        record = self._store.get(pool.key.app)
+        record = self._store.record_of(pool.key.app, pool.key.version)
         if record is None:
             pool.containers.pop(container.container_id, None)
             return
@@ -332,26 +429,32 @@ class Assigner:
         ):
             try:
                 order.env.update(await self._resolve_env(pool.function))
-                result = await bus.request(
-                    self._nc,
-                    subjects.agent_boot(container.agent_id),
-                    order,
-                    bus_pb2.BootResult,
-                    timeout=budget + BOOT_MARGIN,
-                )
+                result = await self._effects.boot(container.agent_id, order, budget + BOOT_MARGIN)
                 error = result.error
             except TimeoutError:
                 error = f"the container did not start within {budget:.0f}s"
             except Exception as exc:  # noqa: BLE001 - e.g. a secret that vanished; reported to users
                 error = str(exc) or type(exc).__name__
+        key = function_key(pool.key)
         if error:
             pool.containers.pop(container.container_id, None)
-            logs.event(log, "boot failed", logging.WARNING, container=container.container_id, error=error)
-            await self._fail_pool(pool, 502, f"the container failed to start: {error}")
+            self._store.staged_boot_failed(pool.key, error)  # a rollout fails on it (rollout.py)
+            failures = self._start_failures[key] = backoff.failed(
+                self._start_failures.get(key), error, self._clock()
+            )
+            logs.event(
+                log, "boot failed", logging.WARNING, container=container.container_id, error=error,
+                failures=failures.count, retry_in=f"{backoff.delay(failures.count):g}s",
+            )
+            # The whole error, not just its first line: the edge logs it under the request id.
+            await self._fail_function(pool, f"{pool.key.function} fails at start: {error}")
             return
+        if self._start_failures.pop(key, None) is not None:
+            logs.event(log, "function starts again", function=function_id(pool.key))
         container.state = State.READY
+        metrics.booted(pool.key, result.boot_seconds)
         container.data_subject = result.data_subject
-        container.idle_since = time.monotonic()
+        container.idle_since = self._clock()
         if pool.retired or container.container_id not in pool.containers:
             self.drain(pool, container, "app version replaced while booting")
             return
@@ -362,12 +465,43 @@ class Assigner:
         if pool.retired:
             self.drain(pool, container, "app version replaced")
             return
-        waiting = [(n, edge) for edge, n in pool.waiting(time.monotonic()).items()]
-        if waiting:
-            await self._grant(pool, container, max(waiting)[1])
+        # Fewest held first (placement.fair_offer): with several edges queueing, one edge must
+        # not collect every container that frees up.
+        edge_id = placement.fair_offer(pool.waiting(self._clock()), self._held(pool))
+        if edge_id is not None:
+            await self._grant(pool, container, edge_id)
+
+    def _held(self, pool: Pool) -> dict[str, int]:
+        """Containers of `pool` each edge holds, those asked back excluded."""
+        held: dict[str, int] = {}
+        for c in pool.containers.values():
+            holder = c.leased_to
+            if holder and holder != adoption.UNKNOWN_HOLDER and c.container_id not in self._recalled:
+                held[holder] = held.get(holder, 0) + 1
+        return held
+
+    async def _share(self, pool: Pool, now: float) -> None:
+        """With nothing free or booting for edges still queueing, asks one container back from the
+        edge holding the most (placement.take_back); it is offered on once released."""
+        if pool.retired or pool.unleased_ready() or pool.count(State.BOOTING):
+            return
+        decision = placement.take_back(pool.waiting(now), self._held(pool))
+        if decision is None:
+            return
+        edge_id, taker = decision
+        ready = [
+            c
+            for c in pool.containers.values()
+            if c.leased_to == edge_id and c.state is State.READY and c.container_id not in self._recalled
+        ]
+        if ready:
+            container = min(ready, key=lambda c: (c.inflight, c.container_id))
+            self._recalled[container.container_id] = taker
+            await self._revoke(container)
 
     async def _grant(self, pool: Pool, container: ContainerRecord, edge_id: str) -> None:
         container.leased_to = edge_id
+        self._recalled.pop(container.container_id, None)
         pool.took(edge_id, pool.max_inputs)
         grant = bus_pb2.LeaseGrant(
             pool=pool.key,
@@ -375,15 +509,13 @@ class Assigner:
             data_subject=container.data_subject,
             slots=pool.max_inputs,
         )
-        await bus.publish(self._nc, subjects.edge_control(edge_id), bus_pb2.EdgeControl(grant=grant))
+        await self._effects.grant(edge_id, grant)
 
     async def _revoke(self, container: ContainerRecord, *, lost: bool = False) -> None:
         if container.leased_to == adoption.UNKNOWN_HOLDER:
             return  # no edge to tell: whichever holds it finds the container gone and drops it
-        revoke = bus_pb2.EdgeControl(
-            revoke=bus_pb2.LeaseRevoke(container_id=container.container_id, lost=lost)
-        )
-        await bus.publish(self._nc, subjects.edge_control(container.leased_to), revoke)
+        revoke = bus_pb2.LeaseRevoke(container_id=container.container_id, lost=lost)
+        await self._effects.revoke(container.leased_to, revoke)
 
     async def _stop(self, pool: Pool, container: ContainerRecord) -> None:
         if pool.containers.pop(container.container_id, None) is None:
@@ -399,7 +531,7 @@ class Assigner:
         # Its place under max_containers is free now: give it to a parameter set still waiting
         # rather than to that set's next Demand, up to a second away.
         for sibling in list(self.pools.values()):
-            if function_id(sibling.key) == function and sibling.waiting(time.monotonic()):
+            if function_id(sibling.key) == function and sibling.waiting(self._clock()):
                 self._boot_as_needed(sibling, to_load=True)
 
     # -- parameter sets ----------------------------------------------------------------------
@@ -431,7 +563,7 @@ class Assigner:
             self.drain(sibling, container, "its place went to another parameter set (max_containers)")
 
     def _log_refusal(self, key: bus_pb2.PoolKey, refusal: TooManyParameterSets) -> None:
-        function, now = function_id(key), time.monotonic()
+        function, now = function_id(key), self._clock()
         if now - self._refusals_logged.get(function, -math.inf) >= REFUSAL_LOG_INTERVAL:
             self._refusals_logged[function] = now
             logs.event(log, "parameter set refused", logging.WARNING, function=function, reason=str(refusal))
@@ -445,7 +577,7 @@ class Assigner:
         live = [p for p in self.pools.values() if not p.retired and function_id(p.key) == function]
         if len(live) < cap:
             return
-        now = time.monotonic()
+        now = self._clock()
         soonest = min(p.expires_in(now) for p in live)
         if math.isinf(soonest):
             soonest = live[0].scaledown_window
@@ -458,15 +590,31 @@ class Assigner:
         )
 
     async def _fail_pool(self, pool: Pool, status: int, message: str) -> None:
-        for edge_id in pool.waiting(time.monotonic()):
+        for edge_id in pool.waiting(self._clock()):
             await self._fail_edge(edge_id, pool.key, status, message)
         pool.forget_waiting()
+
+    async def _fail_function(self, pool: Pool, message: str) -> None:
+        """A start failure: requests waiting in every pool of the function that has no container
+        to serve them fail with a 503; a pool with containers keeps its queue for them."""
+        for each in [pool, *self._siblings(pool)]:
+            if not each.count(State.BOOTING, State.READY):
+                await self._fail_pool(each, 503, message)
+
+    async def _fail_if_held_back(self, pool: Pool) -> None:
+        """While the function waits out a start failure and the pool has no container, its
+        requests cannot be served before the next boot: they fail at once, naming the failure."""
+        failures = self._start_failures.get(function_key(pool.key))
+        if failures is None or pool.count(State.BOOTING, State.READY):
+            return
+        if backoff.waiting(failures, self._clock()):
+            await self._fail_pool(pool, 503, backoff.message(pool.key.function, failures))
 
     async def _fail_edge(
         self, edge_id: str, key: bus_pb2.PoolKey, status: int, message: str, *, retry_after: int = 0
     ) -> None:
         failure = bus_pb2.PoolFailure(pool=key, status=status, message=message, retry_after=retry_after)
-        await bus.publish(self._nc, subjects.edge_control(edge_id), bus_pb2.EdgeControl(failure=failure))
+        await self._effects.fail(edge_id, failure)
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -477,8 +625,8 @@ class Assigner:
         pool = self.pools.get(pid)
         if pool is not None:
             return None if pool.retired else pool
-        record = self._store.get(key.app)
-        if record is None or record.version != key.version:
+        record = self._store.record_of(key.app, key.version)  # serving, or warming (rollout.py)
+        if record is None:
             return None
         function = next((f for f in record.spec.functions if f.name == key.function), None)
         if function is None:
@@ -494,12 +642,13 @@ class Assigner:
                 return pool, container
         return None
 
-    def _running_per_agent(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for pool in self.pools.values():
-            for container in pool.containers.values():
-                counts[container.agent_id] = counts.get(container.agent_id, 0) + 1
-        return counts
+    def _placed(self) -> list[tuple[str, placement.Request]]:
+        """(agent id, request) of every container placed, for placement to count what is taken."""
+        return [
+            (c.agent_id, placement.request_of(p.function))
+            for p in self.pools.values()
+            for c in p.containers.values()
+        ]
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

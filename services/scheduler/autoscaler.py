@@ -36,17 +36,21 @@ class Decision:
 
 
 def decide(pool: Pool, now: float, dead_agents: set[str]) -> list[Decision]:
+    """A ready container idle for the scale-down window drains unless the pool needs it for its
+    floor (min_containers) or, while it has traffic, for its buffer of idle containers."""
     decisions = []
     ready = pool.count(State.READY)
-    floor = pool.floor
+    spare = sum(1 for c in pool.containers.values() if c.state is State.READY and not c.inflight)
+    floor, buffer = pool.floor, pool.buffer(now)
     for container in pool.containers.values():
         if container.agent_id in dead_agents:
             decisions.append(Decision(container, Action.LOST))
             continue
         idle = container.inflight == 0 and now - container.idle_since >= pool.scaledown_window
-        if container.state is State.READY and idle and ready > floor:
+        if container.state is State.READY and idle and ready > floor and spare > buffer:
             decisions.append(Decision(container, Action.DRAIN))
             ready -= 1
+            spare -= 1
         elif container.state is State.DRAINING and now - container.idle_since > RELEASE_TIMEOUT:
             decisions.append(Decision(container, Action.STOP))
     return decisions

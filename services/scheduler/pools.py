@@ -130,14 +130,28 @@ class Pool:
     def unleased_ready(self) -> list[ContainerRecord]:
         return [c for c in self.containers.values() if c.state is State.READY and not c.leased_to]
 
+    def has_traffic(self, now: float) -> bool:
+        """Requests run on a container (its agent's heartbeat says) or an edge reported some lately."""
+        return any(c.inflight for c in self.containers.values()) or any(
+            load.waiting or load.inflight for _, load in self._fresh(now)
+        )
+
+    def buffer(self, now: float) -> int:
+        """Idle containers kept beyond what the load needs (buffer_containers), while the pool has
+        traffic: the next burst finds them warm. An idle pool keeps none, so it still scales to
+        zero."""
+        return self.function.scaling.buffer_containers if self.has_traffic(now) else 0
+
     def wanted(self, now: float, *, with_load: bool = True) -> int:
         """Containers to add so the pool fits its load (requests running plus queued, as the edges
-        report it) at `target` inputs each, and at least its floor; before max_containers. Sizing
-        to the load rather than the queue keeps a burst from booting more containers than there
-        are concurrent requests."""
+        report it) at `target` inputs each plus its buffer, and at least its floor; before
+        max_containers. Sizing to the load rather than the queue keeps a burst from booting more
+        containers than there are concurrent requests. Without a fresh load report (the tick),
+        the containers serving requests now stand for the load, so the buffer is kept up."""
         load = sum(entry.waiting + entry.inflight for _, entry in self._fresh(now)) if with_load else 0
         running = self.count(State.BOOTING, State.READY)
-        need = max(0, math.ceil(load / self.target) - running)
+        busy = sum(1 for c in self.containers.values() if c.state is State.READY and c.inflight)
+        need = max(0, max(math.ceil(load / self.target), busy) + self.buffer(now) - running)
         return max(need, self.floor - running)
 
     def boots_needed(self, now: float, *, with_load: bool = True, others: int = 0) -> int:

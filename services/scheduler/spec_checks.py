@@ -29,11 +29,6 @@ def check(spec: spec_pb2.AppSpec, *, runtime: str) -> None:
         if function.web.kind == spec_pb2.WEB_KIND_UNSPECIFIED:
             continue  # no URL, no containers: see notes()
         scaling = function.scaling
-        if scaling.buffer_containers:
-            raise SpecError(
-                f"function {function.name!r}: buffer_containers is not supported by Berth yet; "
-                "use min_containers to keep containers warm"
-            )
         if runtime not in LIMITING_RUNTIMES and (scaling.cpu or scaling.memory_mib):
             raise UnsupportedHere(
                 f"function {function.name!r} sets cpu= or memory=, limits only the Docker runtime "

@@ -21,6 +21,7 @@ from services.scheduler.pools import (
 )
 from services.scheduler.state import AppStore
 from tests.unit.memory_kv import MemoryKV
+from tests.unit.scheduler.recorder import Recorder
 
 NOW = 1000.0
 WINDOW = 10.0
@@ -160,7 +161,7 @@ def assigner(cap: int) -> Assigner:
     async def no_env(_: spec_pb2.FunctionSpec) -> dict[str, str]:
         return {}
 
-    return Assigner(None, store, Agents(), no_env, max_parameter_sets=cap)  # type: ignore[arg-type]
+    return Assigner(None, store, Agents(), no_env, max_parameter_sets=cap, effects=Recorder())
 
 
 def key(params: str, *, version: int = 1, fn: str = "f") -> bus_pb2.PoolKey:

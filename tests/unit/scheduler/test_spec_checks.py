@@ -27,9 +27,8 @@ def app(*functions: spec_pb2.FunctionSpec) -> spec_pb2.AppSpec:
     return spec_pb2.AppSpec(name="a", functions=functions)
 
 
-def test_buffer_containers_sent_straight_to_the_api_is_refused() -> None:
-    with pytest.raises(SpecError, match="'f': buffer_containers is not supported"):
-        spec_checks.check(app(function(buffer_containers=1)), runtime="docker")
+def test_buffer_containers_is_accepted_now_that_the_scheduler_keeps_them() -> None:
+    spec_checks.check(app(function(buffer_containers=1)), runtime="process")
 
 
 @pytest.mark.parametrize("limit", [{"cpu": 0.5}, {"memory_mib": 256}])

@@ -68,10 +68,9 @@ def test_bad_custom_domains_are_refused_at_import(domains: object, message: str)
         berth.web_server(8000, custom_domains=domains)  # type: ignore[arg-type]
 
 
-def test_buffer_containers_is_refused_not_ignored() -> None:
+def test_buffer_containers_is_checked_and_accepted() -> None:
     app = berth.App("x")
-    with pytest.raises(berth.InvalidError, match=r"buffer_containers=2\): not supported by Berth yet"):
-        app.function(buffer_containers=2)
-    with pytest.raises(berth.InvalidError, match="use min_containers"):
-        app.cls(buffer_containers=1)
-    app.function(buffer_containers=0)  # the default stays accepted
+    app.function(buffer_containers=2)
+    app.cls(buffer_containers=1)
+    with pytest.raises(berth.InvalidError, match=r"buffer_containers=-1\): must be an int >= 0"):
+        app.function(buffer_containers=-1)
