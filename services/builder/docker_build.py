@@ -312,7 +312,11 @@ class DockerBuilder:
 
     def _context(self, kind: str) -> _TempDir:
         (self._work / "tmp").mkdir(parents=True, exist_ok=True)
-        return _TempDir(Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=self._work / "tmp")))
+        path = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=self._work / "tmp"))
+        # Traversable, not listable: where the builder has no mount namespaces (compose), build
+        # steps run as the build uid straight on these paths and must reach `site` inside.
+        path.chmod(0o711)
+        return _TempDir(path)
 
 
 class _TempDir:

@@ -20,6 +20,17 @@ from typing import Any
 from berth.v1 import bus_pb2
 
 DEMAND_REFRESH = 1.0
+# How long requests stay queued while no scheduler listens (SchedulerAway) before they fail with a
+# 503: a restarted scheduler (`docker restart`, an upgrade, a crash its supervisor recovers) answers
+# again within seconds, and warm requests never needed it; failing at the first refusal failed
+# every request that happened to queue meanwhile. The Demand is sent again every UNREACHABLE_RETRY.
+# Any other failure (the bus itself away) still fails the waiters at once.
+SCHEDULER_GRACE = 30.0
+UNREACHABLE_RETRY = 0.5
+
+
+class SchedulerAway(Exception):
+    """The bus answered that no scheduler listens for Demands (one is restarting)."""
 
 
 class PoolFailed(Exception):
@@ -49,8 +60,10 @@ class PoolSlots:
         released: Callable[[str], Coroutine[Any, Any, None]],
         *,
         on_unused: Callable[[PoolSlots], None] | None = None,
+        scheduler_grace: float = SCHEDULER_GRACE,
     ) -> None:
         self.key = key
+        self._scheduler_grace = scheduler_grace
         self._ask = ask
         self._released = released
         self._on_unused = on_unused
@@ -117,15 +130,26 @@ class PoolSlots:
         """One Demand in flight at a time per pool: sent when requests queue, again as soon as the
         queue grows past what was reported, and every DEMAND_REFRESH seconds while any wait, so
         the scheduler's view of the load stays fresh (it forgets load it has not heard of)."""
+        unreachable_since: float | None = None
         try:
             while (waiting := self._waiting()) > 0:
                 self._asked_for = waiting
                 self._grew.clear()
                 try:
                     await self._ask(self.key, waiting, self.inflight())
-                except Exception as exc:  # noqa: BLE001 - the scheduler is unreachable: fail the waiters
+                except SchedulerAway as exc:
+                    now = asyncio.get_running_loop().time()
+                    unreachable_since = now if unreachable_since is None else unreachable_since
+                    if now - unreachable_since >= self._scheduler_grace:
+                        self.fail(503, f"the scheduler is unreachable: {exc}")
+                        return
+                    # The waiters keep their place (a lease released meanwhile still serves them).
+                    await asyncio.sleep(UNREACHABLE_RETRY)
+                    continue
+                except Exception as exc:  # noqa: BLE001 - the bus is away: fail the waiters
                     self.fail(503, f"the scheduler is unreachable: {exc}")
                     return
+                unreachable_since = None
                 if self._waiting() > self._asked_for:
                     continue
                 try:

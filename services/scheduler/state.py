@@ -10,7 +10,7 @@ import time
 from nats.js.errors import KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
 
-from berth.v1 import spec_pb2, state_pb2
+from berth.v1 import bus_pb2, spec_pb2, state_pb2
 from services.common import bus, logs
 from services.scheduler import history
 
@@ -31,6 +31,12 @@ class AppStore:
         self._claiming = asyncio.Lock()
         # Kept versions of deployed apps: app key -> version -> record (history.py).
         self._history: dict[str, dict[int, state_pb2.AppVersionRecord]] = {}
+        # Versions being rolled out (rollout.py): booted and warmed before any route names them, so
+        # the Assigner finds their records here, not in KV. Memory only: a scheduler that restarts
+        # mid-rollout fails that deploy's call, and the old version is still the one routed to.
+        self._staged: dict[tuple[str, int], state_pb2.AppRecord] = {}
+        # The first boot failure of each staged version, which fails its rollout.
+        self._staged_failures: dict[tuple[str, int], str] = {}
 
     async def load(self) -> None:
         """Rebuilds the in-memory view after a restart."""
@@ -59,6 +65,33 @@ class AppStore:
     def get(self, key: str) -> state_pb2.AppRecord | None:
         return self.records.get(key)
 
+    def record_of(self, key: str, version: int) -> state_pb2.AppRecord | None:
+        """The record of version `version` of app `key` if it serves or is being rolled out: what
+        containers of that version may boot from. None for any other version."""
+        record = self.records.get(key)
+        if record is not None and record.version == version:
+            return record
+        return self._staged.get((key, version))
+
+    def stage(self, key: str, record: state_pb2.AppRecord) -> None:
+        """Lets `record`'s containers boot before it serves (rollout.py warms them)."""
+        self._staged[(key, record.version)] = record
+
+    def unstage(self, key: str, version: int) -> None:
+        self._staged.pop((key, version), None)
+        self._staged_failures.pop((key, version), None)
+
+    def staged_boot_failed(self, pool: bus_pb2.PoolKey, error: str) -> None:
+        """Notes a boot failure of a staged version's container (the first one counts); a no-op
+        for any other version, so this holds at most one line per rollout."""
+        at = (pool.app, pool.version)
+        if at in self._staged:
+            self._staged_failures.setdefault(at, f"{pool.function}: {error}")
+
+    def staged_failure(self, pool: bus_pb2.PoolKey) -> str:
+        """The boot failure that ends the rollout of `pool`'s version, "" while there is none."""
+        return self._staged_failures.get((pool.app, pool.version), "")
+
     def next_version(self, key: str) -> int:
         """Reserves the app's next version number. Versions only grow, across stops too, and two
         deploys or rollbacks running at once never get the same one."""
@@ -68,6 +101,11 @@ class AppStore:
     def versions(self, key: str) -> dict[int, state_pb2.AppVersionRecord]:
         """The kept versions of a deployed app, by number ({} for none)."""
         return dict(self._history.get(key, {}))
+
+    def newest_kept(self) -> dict[str, state_pb2.AppVersionRecord]:
+        """The newest kept version of every app with a history, by app key (stopped apps too:
+        `berth app list --all` shows them)."""
+        return {key: kept[max(kept)] for key, kept in self._history.items() if kept}
 
     def last_version(self, key: str) -> int:
         """The highest version number the app has had (0 for a name never deployed)."""

@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from berth.v1 import bus_pb2
-from services.edge.leases import PoolFailed, PoolSlots
+from services.edge.leases import PoolFailed, PoolSlots, SchedulerAway
 
 KEY = bus_pb2.PoolKey(app="a", function="f", version=1)
 
@@ -149,12 +149,43 @@ async def test_fail_raises_in_every_waiter(sched: Scheduler, slots: PoolSlots) -
 
 async def test_unreachable_scheduler_fails_waiters(sched: Scheduler) -> None:
     async def broken(key: bus_pb2.PoolKey, waiting: int, inflight: int) -> None:
-        raise ConnectionError("no responders")
+        raise ConnectionError("connection closed")
 
     pool = PoolSlots(KEY, broken, sched.release)
+    with pytest.raises(PoolFailed, match="unreachable: connection closed") as info:
+        await pool.acquire(timeout=5)
+    assert info.value.status == 503
+
+
+async def test_an_absent_scheduler_fails_waiters_past_the_grace(sched: Scheduler) -> None:
+    async def away(key: bus_pb2.PoolKey, waiting: int, inflight: int) -> None:
+        raise SchedulerAway("no responders")
+
+    pool = PoolSlots(KEY, away, sched.release, scheduler_grace=0)
     with pytest.raises(PoolFailed, match="unreachable: no responders") as info:
         await pool.acquire(timeout=5)
     assert info.value.status == 503
+
+
+async def test_a_restarting_scheduler_keeps_waiters_queued_until_it_answers(sched: Scheduler) -> None:
+    asked: asyncio.Queue[bool] = asyncio.Queue()
+    down = True
+
+    async def restarting(key: bus_pb2.PoolKey, waiting: int, inflight: int) -> None:
+        await asked.put(down)
+        if down:
+            raise SchedulerAway("no responders")
+
+    pool = PoolSlots(KEY, restarting, sched.release)
+    waiter = asyncio.ensure_future(pool.acquire(timeout=30))
+    assert await asyncio.wait_for(asked.get(), 5) is True  # refused...
+    assert await asyncio.wait_for(asked.get(), 5) is True  # ...and asked again, the request still queued
+    assert not waiter.done()
+    down = False
+    while await asyncio.wait_for(asked.get(), 5):  # until a Demand gets through
+        pass
+    pool.grant(grant("c1"))
+    assert (await asyncio.wait_for(waiter, 5)).container_id == "c1"
 
 
 async def test_timeout_leaves_no_waiter(sched: Scheduler, slots: PoolSlots) -> None:
