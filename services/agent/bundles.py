@@ -44,7 +44,13 @@ class BundleCache:
             try:
                 # Up to max_bytes of decompression: off the loop that relays other requests.
                 await asyncio.to_thread(extract, data, staging, self._limits)
-                os.replace(staging, target)
+                try:
+                    os.replace(staging, target)
+                except OSError:
+                    # Agents sharing a home share this cache: another one extracted it first.
+                    if not target.is_dir():
+                        raise
+                    shutil.rmtree(staging, ignore_errors=True)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise

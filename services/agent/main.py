@@ -26,7 +26,7 @@ from berth.v1 import bus_pb2, stream_pb2
 from services.agent.bundles import BundleCache
 from services.agent.runtime import Capabilities, select
 from services.agent.supervisor import Supervisor
-from services.common import bus, config, ids, logs, loop, service, subjects, tracing
+from services.common import bus, config, ids, logs, loop, metrics, service, subjects, tracing
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,10 @@ class AgentConfig:
     runtime: str
     capacity: int
     ready_file: str
+    cpu: float = 0.0  # cores offered to containers, for placement; 0: not counted
+    memory_mib: int = 0  # MiB offered to containers, for placement; 0: not counted
+    metrics_port: int = 0  # 0: no metrics port (services/common/metrics.py)
+    metrics_host: str = "127.0.0.1"
 
 
 def parse_config(argv: list[str] | None = None) -> AgentConfig:
@@ -49,6 +53,15 @@ def parse_config(argv: list[str] | None = None) -> AgentConfig:
     )
     parser.add_argument("--capacity", type=int, default=config.env_int("BERTH_AGENT_CAPACITY", 64))
     parser.add_argument("--ready-file", default=config.env_str("BERTH_AGENT_READY_FILE", ""))
+    # What the scheduler may place here against functions' cpu=/memory= requests; by default the
+    # host's cores and memory (agents sharing a host each offer all of it).
+    parser.add_argument(
+        "--cpu", type=float, default=float(config.env_str("BERTH_AGENT_CPU", "") or (os.cpu_count() or 0))
+    )
+    parser.add_argument(
+        "--memory-mib", type=int, default=config.env_int("BERTH_AGENT_MEMORY_MIB", _host_memory_mib())
+    )
+    metrics.add_flags(parser, "agent")
     args = parser.parse_args(argv)
     agent_id = args.agent_id or f"{socket.gethostname().split('.')[0]}-{uuid.uuid4().hex[:6]}"
     return AgentConfig(
@@ -59,7 +72,22 @@ def parse_config(argv: list[str] | None = None) -> AgentConfig:
         runtime=args.runtime,
         capacity=args.capacity,
         ready_file=args.ready_file,
+        cpu=max(0.0, args.cpu),
+        memory_mib=max(0, args.memory_mib),
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
     )
+
+
+def _host_memory_mib() -> int:
+    """MemTotal of /proc/meminfo in MiB; 0 (not counted) where there is none."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def _subject_safe(text: str) -> str:
@@ -140,6 +168,8 @@ async def serve(cfg: AgentConfig, svc: service.Service) -> None:
             runtime=cfg.runtime,
             capacity=cfg.capacity,
             isolation=runtime.capabilities.isolation.value,
+            cpu=cfg.cpu,
+            memory_mib=cfg.memory_mib,
         )
         while True:
             del beat.containers[:]
@@ -148,6 +178,7 @@ async def serve(cfg: AgentConfig, svc: service.Service) -> None:
             await asyncio.sleep(1.0)
 
     beats = asyncio.create_task(heartbeat())
+    metrics_server = await metrics.serve(metrics.registry(), "agent", cfg.metrics_host, cfg.metrics_port)
     try:
         await nc.flush(timeout=5)
         svc.ready(cfg.agent_id)  # the ready file holds the agent's id
@@ -158,6 +189,8 @@ async def serve(cfg: AgentConfig, svc: service.Service) -> None:
         beats.cancel()
         await supervisor.stop_all()
         await runtime.close()  # the process runtime's zygotes
+        if metrics_server is not None:
+            await metrics_server.close()
 
 
 def announce(capabilities: Capabilities) -> None:

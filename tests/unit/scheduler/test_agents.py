@@ -3,7 +3,8 @@
 import time
 
 from berth.v1 import bus_pb2
-from services.scheduler.agents import AGENT_TIMEOUT, Agents, AgentView
+from services.scheduler.agents import AGENT_TIMEOUT, RESTART_GRACE, Agents, AgentView
+from services.scheduler.placement import Request, Room
 
 
 def agents_with(*views: AgentView) -> Agents:
@@ -61,3 +62,47 @@ def test_agents_without_isolation_are_named_for_the_warning() -> None:
     agents.heartbeat(bus_pb2.AgentHeartbeat(agent_id="a", capacity=4, isolation="uid+namespaces"))
     agents.heartbeat(bus_pb2.AgentHeartbeat(agent_id="b", capacity=4, isolation="none"))
     assert agents.unisolated() == ["b"]
+
+
+def test_an_agent_silent_for_three_seconds_is_dead_well_within_five() -> None:
+    # The scheduler ticks every second, so a dead agent is acted on by AGENT_TIMEOUT + 1 s.
+    assert AGENT_TIMEOUT + 1.0 <= 5.0
+    agents = Agents()
+    agents.heartbeat(bus_pb2.AgentHeartbeat(agent_id="a", capacity=4), now=100.0)
+    agents.heartbeat(bus_pb2.AgentHeartbeat(agent_id="b", capacity=4), now=100.0)
+    agents.heartbeat(bus_pb2.AgentHeartbeat(agent_id="b", capacity=4), now=102.5)
+    assert agents.dead(now=102.9) == []  # two missed beats: a pause, not a death
+    assert agents.dead(now=103.0) == ["a"]
+    assert [a.agent_id for a in agents.alive(now=103.0)] == ["b"]
+    assert agents.place({}, now=103.0) == "b"  # never placed on a dead agent
+    # Back under the same id (restarted, or resumed): alive again at its next beat.
+    agents.heartbeat(bus_pb2.AgentHeartbeat(agent_id="a", capacity=4), now=104.0)
+    assert agents.dead(now=104.0) == []
+
+
+def test_rooms_count_placed_containers_and_their_requests() -> None:
+    agents = Agents()
+    beat = bus_pb2.AgentHeartbeat(agent_id="a", capacity=4, cpu=4, memory_mib=4096)
+    agents.heartbeat(beat, now=10.0)
+    agents.heartbeat(bus_pb2.AgentHeartbeat(agent_id="b", capacity=4, cpu=1, memory_mib=1024), now=10.0)
+    placed = [("a", Request(cpu=1, memory_mib=512)), ("a", Request(cpu=1)), ("gone", Request(cpu=9))]
+    rooms = {r.agent_id: r for r in agents.rooms(placed, now=10.0)}
+    assert rooms["a"] == Room("a", 4, cpu=4, memory_mib=4096, containers=2, cpu_used=2, memory_used_mib=512)
+    assert rooms["b"] == Room("b", 4, cpu=1, memory_mib=1024)
+    # b has more free slots but not the 2 cores asked for.
+    assert agents.place(placed, Request(cpu=2), now=10.0) == "a"
+    assert agents.place(placed, Request(cpu=0.5), now=10.0) == "b"
+
+
+def test_with_no_agent_alive_requests_wait_a_grace_for_one_to_come_back() -> None:
+    assert Agents().absent(now=0.0)  # never any agent: fail at once
+    agents = Agents()
+    agents.heartbeat(bus_pb2.AgentHeartbeat(agent_id="a", capacity=1), now=100.0)
+    assert not agents.absent(now=100.5)
+    dead_at = 100.0 + AGENT_TIMEOUT
+    assert agents.dead(now=dead_at) == ["a"]
+    agents.forget("a")
+    assert not agents.absent(now=dead_at)  # it may be restarting
+    assert agents.absent(now=dead_at + RESTART_GRACE)
+    agents.heartbeat(bus_pb2.AgentHeartbeat(agent_id="a", capacity=1), now=dead_at + RESTART_GRACE + 1)
+    assert not agents.absent(now=dead_at + RESTART_GRACE + 1)
