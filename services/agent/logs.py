@@ -77,10 +77,16 @@ async def lines(reader: asyncio.StreamReader, *, limit: int = MAX_LINE) -> Async
 
 
 class LogSink:
-    def __init__(self, nc: Client, *, app_key: str, function: str, container_id: str) -> None:
+    """One container's lines, each stamped with its app, function, parameter set and id."""
+
+    def __init__(
+        self, nc: Client, *, app_key: str, function: str, container_id: str, params: str = ""
+    ) -> None:
         self._nc = nc
         self._subject = subjects.app_logs(app_key)
-        self._base = control_pb2.LogLine(app=app_key, function=function, container_id=container_id)
+        self._base = control_pb2.LogLine(
+            app=app_key, function=function, container_id=container_id, params=params
+        )
 
     @property
     def max_line(self) -> int:

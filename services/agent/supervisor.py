@@ -143,7 +143,13 @@ class Supervisor:
         spec = launch_spec(
             order, code_dir=code_dir, state_dir=state_dir, boot_file=boot_file, socket_path=socket_path
         )
-        entry.sink = LogSink(self._nc, app_key=order.pool.app, function=order.function.name, container_id=cid)
+        entry.sink = LogSink(
+            self._nc,
+            app_key=order.pool.app,
+            function=order.function.name,
+            container_id=cid,
+            params=order.pool.params,
+        )
         container = await self._runtime.launch(spec)
         entry.container = container
         entry.tasks.append(asyncio.create_task(entry.sink.pump(container.stdout, "stdout")))

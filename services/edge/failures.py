@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from nats.aio.client import Client
 
 from berth.v1 import control_pb2, state_pb2
 from services.common import logs, subjects
+from services.edge import access
 
 log = logging.getLogger("berth.edge")
 
@@ -69,7 +69,8 @@ def summary(message: str) -> str:
 
 
 def request_id() -> str:
-    return secrets.token_hex(8)
+    """The id access.py gave the request being served, so its details and access line match."""
+    return access.current_request_id() or access.new_request_id()
 
 
 class Failures:
@@ -108,6 +109,7 @@ class Failures:
             container_id=self._edge_id,
             stream="edge",
             text=f"request {rid}: {failure.status} {failure.message}",
+            request_id=rid,
         )
         # The client's answer never fails with the log: a lost line is the lesser harm.
         with contextlib.suppress(Exception):

@@ -24,7 +24,8 @@ def test_hooks_run_once_and_shutdown_hooks_run_on_scale_down(platform: Platform)
     assert logs.count("enter ran with start=10") == 1, logs
     assert "exit ran after 3 requests" in logs, logs
     assert logs.count("lifespan startup") == 1 and "lifespan shutdown" in logs, logs
-    # Each line names its container and carries a timestamp.
+    # Each line carries a timestamp and names its function (with its parameters) and container.
     line = next(line for line in logs.splitlines() if "exit ran after" in line)
-    stamp, container, stream = line.split(" ", 3)[:3]
-    assert stamp[:4].isdigit() and container.startswith("c") and stream == "stdout:"
+    stamp, function, container, stream = line.split(" ", 4)[:4]
+    assert stamp[:4].isdigit() and function == "Counter.next[start=10]"
+    assert container.startswith("c") and stream == "stdout:"

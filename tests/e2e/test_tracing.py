@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from tests.e2e.conftest import EXAMPLES, Platform, start_platform, stop_process
+from tests.e2e.conftest import EXAMPLES, Platform, start_platform, stop_process, wait_until
 
 pytestmark = pytest.mark.xdist_group("tracing")
 
@@ -25,6 +25,8 @@ class Receiver:
 
     def __init__(self) -> None:
         self.spans: list[tuple[str, str, str]] = []
+        # (trace id, span id, parent span id, name), to check who is whose child.
+        self.links: list[tuple[str, str, str, str]] = []
         self.lock = threading.Lock()
         receiver = self
 
@@ -45,6 +47,14 @@ class Receiver:
                         for scope_spans in resource_spans.scope_spans:
                             for span in scope_spans.spans:
                                 receiver.spans.append((span.trace_id.hex(), service, span.name))
+                                receiver.links.append(
+                                    (
+                                        span.trace_id.hex(),
+                                        span.span_id.hex(),
+                                        span.parent_span_id.hex(),
+                                        span.name,
+                                    )
+                                )
                 reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
                 self.send_header("content-type", "application/x-protobuf")
@@ -96,3 +106,63 @@ def test_one_request_is_one_trace_across_all_services(traced: tuple[Platform, Re
     (spans,) = complete.values()
     services = {service for service, _ in spans}
     assert {"berth-edge", "berth-scheduler", "berth-agent", "berth-runner"} <= services, services
+
+
+FRAMEWORK_APP = """
+import berth
+
+app = berth.App("traced-framework")
+
+
+@app.function()
+@berth.asgi_app()
+def web():
+    from opentelemetry import propagate, trace
+
+    tracer = trace.get_tracer("framework")
+
+    async def asgi(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        # What OpenTelemetry's ASGI/FastAPI middleware does: parent on the request's headers.
+        with tracer.start_as_current_span("framework.request", context=propagate.extract(headers)):
+            with tracer.start_as_current_span("framework.handler"):
+                pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    return asgi
+"""
+
+
+def test_framework_spans_are_children_of_runner_handle(
+    traced: tuple[Platform, Receiver], tmp_path: Path
+) -> None:
+    platform, receiver = traced
+    app_file = tmp_path / "framework.py"
+    app_file.write_text(FRAMEWORK_APP)
+    url = platform.deploy(app_file)["web"]
+    # A client's own trace context must not cut the framework's spans off the platform's trace.
+    forged = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    assert platform.request("GET", url, headers={"traceparent": forged}).status_code == 200
+
+    def spans() -> dict[str, tuple[str, str, str]]:
+        with receiver.lock:
+            return {
+                name: (t, s, p)
+                for t, s, p, name in receiver.links
+                if name.startswith(("framework.", "runner."))
+            }
+
+    wait_until(lambda: {"framework.request", "framework.handler"} <= spans().keys(), "the framework's spans")
+    found = spans()
+    handle = [
+        (t, s)
+        for t, s, _, name in receiver.links
+        if name == "runner.handle" and t == found["framework.request"][0]
+    ]
+    assert handle, f"framework.request is not in a trace with runner.handle: {found}"
+    assert found["framework.request"][2] == handle[0][1]  # its parent is runner.handle
+    assert found["framework.handler"][2] == found["framework.request"][1]
+    assert found["framework.request"][0] != forged.split("-")[1]

@@ -39,7 +39,8 @@ def _tracing_wrap() -> Callable[[stream_pb2.RequestHead, Any], Any] | None:
         return None
     from berth import _tracing
 
-    tracer = _tracing.setup("runner")
+    # Never report export failures here: this process's stderr is the user's log.
+    tracer = _tracing.setup("runner", report_failures=False)
 
     @contextlib.contextmanager
     def span(head: stream_pb2.RequestHead, scope: Any) -> Iterator[None]:
@@ -48,6 +49,9 @@ def _tracing_wrap() -> Callable[[stream_pb2.RequestHead, Any], Any] | None:
             context=_tracing.from_traceparent(head.traceparent),
             attributes={"http.method": head.method, "url.path": head.path},
         ):
+            # Framework middleware (OpenTelemetry's ASGI/FastAPI instrumentation) parents its span
+            # on the request's `traceparent` header, not on the current context: give it ours.
+            scope["headers"] = _tracing.with_trace_headers(scope["headers"])
             yield
 
     return span

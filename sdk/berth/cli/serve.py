@@ -3,6 +3,10 @@
 Each (re)deploy runs `berth deploy --dev` in a fresh interpreter, so an edited module is imported
 anew (an in-process re-import would keep stale sibling modules) and a broken edit cannot take the
 watcher down: the last good version keeps serving until the next save.
+
+While it serves, the app's logs (its containers' output, one access line per request, failures'
+details) stream to stdout from a thread, from the moment `serve` started, as `berth app logs -f`
+would print them.
 """
 
 from __future__ import annotations
@@ -11,8 +15,12 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
+import grpc
+
+from berth.cli import logs
 from berth.cli.apps import stop_app
 from berth.cli.client import Api
 
@@ -39,6 +47,7 @@ def _relevant(path: str) -> bool:
 
 def serve(path: Path, *, name: str | None, api: Api) -> int:
     path = path.resolve()
+    started_ms = int(time.time() * 1000)
     ok, urls = _deploy(path, name)
     if not ok:
         return 1
@@ -55,6 +64,7 @@ def serve(path: Path, *, name: str | None, api: Api) -> int:
     )
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    follower = _follow_logs(api, logs.Query(app_name, follow=True, since_ms=started_ms, ephemeral=True))
     try:
         import watchfiles
 
@@ -75,9 +85,26 @@ def serve(path: Path, *, name: str | None, api: Api) -> int:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        follower.cancel()
         stop_app(api, app_name, ephemeral=True)
         print(f"stopped {app_name}", file=sys.stderr, flush=True)
     return 0
+
+
+def _follow_logs(api: Api, query: logs.Query) -> grpc.Future:
+    """Prints the app's log lines from a daemon thread until the returned call is cancelled."""
+    call = api.control.AppLogs(query.request(), metadata=api.metadata)
+
+    def pump() -> None:
+        try:
+            for line in call:
+                print(logs.format_line(line), flush=True)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                print(f"berth: app logs stopped: {exc.details()}", file=sys.stderr, flush=True)
+
+    threading.Thread(target=pump, name="berth-serve-logs", daemon=True).start()
+    return call
 
 
 def _app_name(deploy_output: str) -> str:
