@@ -15,6 +15,9 @@ Write an app file, then `berth deploy app.py`::
 Code written for Modal's web endpoints runs with `import berth as modal`.
 """
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from . import exception as exception
 from ._app import App
 from ._cls import Cls, parameter
 from ._errors import AuthError, Error, InvalidError, NotFoundError
@@ -22,6 +25,7 @@ from ._function import Function
 from ._image import Image
 from ._partial import asgi_app, concurrent, enter, exit, fastapi_endpoint, web_endpoint, web_server, wsgi_app
 from ._secret import Secret
+from .exception import NotSupportedError
 
 __all__ = [
     "App",
@@ -32,6 +36,7 @@ __all__ = [
     "Image",
     "InvalidError",
     "NotFoundError",
+    "NotSupportedError",
     "Secret",
     "asgi_app",
     "concurrent",
@@ -43,3 +48,11 @@ __all__ = [
     "web_server",
     "wsgi_app",
 ]
+
+if not _TYPE_CHECKING:  # at run time only, so mypy still flags a mistyped berth name
+
+    def __getattr__(name: str) -> object:
+        """`berth.Dict`, `berth.Volume`, ...: hosted-service names Berth lacks say so, and what to do."""
+        from ._compat import missing
+
+        raise missing("berth", name, "module 'berth'")

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ._cls import Cls
+from ._compat import HostedNames
 from ._errors import InvalidError
 from ._function import Function, make_options
 from ._image import Image
@@ -16,7 +17,7 @@ from ._secret import Secret, check_secrets
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class App:
+class App(metaclass=HostedNames):
     """A group of functions and classes deployed together under one name.
 
     `image` and `secrets` are defaults for every function of the app. The name may be left out;

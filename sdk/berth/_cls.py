@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._compat import HostedNames
 from ._errors import InvalidError
 from ._function import Options
 from ._partial import HOOK_ATTR, Concurrency, WebConfig, concurrency, web_config
@@ -113,7 +114,7 @@ def _find_parameters(user_cls: type) -> tuple[ParamDef, ...]:
     return tuple(params)
 
 
-class Cls:
+class Cls(metaclass=HostedNames):
     """A class registered with `@app.cls()`. Call it with its parameters to get an instance locally."""
 
     _berth_registered = True

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ._compat import HostedNames
 from ._errors import InvalidError, NotFoundError
 from .v1 import spec_pb2
 
@@ -58,7 +59,7 @@ _Step = _Pip | _Env | _Workdir | _LocalFile | _LocalDir | _PythonSource
 
 
 @dataclass(frozen=True)
-class Image:
+class Image(metaclass=HostedNames):
     """A container image: a base Python plus build steps, each builder method returning a new Image.
 
     Start from `Image.debian_slim()` and chain methods::

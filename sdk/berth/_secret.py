@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._compat import HostedNames
 from ._errors import InvalidError
 
 
 @dataclass(frozen=True)
-class Secret:
+class Secret(metaclass=HostedNames):
     """Environment variables for a function, stored on the platform or given inline.
 
     Use `Secret.from_name("my-secret")` for a secret created with `berth secret create`, or

@@ -11,7 +11,7 @@ import grpc
 from opentelemetry import trace
 
 from berth.v1 import build_pb2, build_pb2_grpc
-from services.builder import interpreter, spec_hash
+from services.builder import interpreter, spec_hash, uv_output
 from services.builder.commands import LineSink
 from services.builder.docker_build import DockerBuilder
 from services.builder.errors import BuildError, BuildTimedOut, InvalidSpec, RuntimeNotSupported
@@ -124,4 +124,6 @@ def clip(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
 
 
 def _log(line: str) -> build_pb2.BuildEvent:
+    if uv_output.is_detail(line):
+        return build_pb2.BuildEvent(detail_line=line)
     return build_pb2.BuildEvent(log_line=line)

@@ -15,7 +15,7 @@ from services.builder.docker_build import DockerBuilder
 from services.builder.runtime_layer import RuntimeLayers
 from services.builder.sandbox import Sandbox
 from services.builder.venv import ProcessBuilder
-from services.common import auth, bus, config, service, subjects, tracing
+from services.common import auth, bus, config, metrics, service, subjects, tracing
 
 GRACE_SECONDS = 5.0
 
@@ -29,6 +29,8 @@ class BuilderConfig:
     ready_file: str
     build_timeout: int
     token_key_file: str
+    metrics_port: int = 0  # 0: no metrics port (services/common/metrics.py)
+    metrics_host: str = "127.0.0.1"
 
 
 def parse(argv: list[str] | None = None) -> BuilderConfig:
@@ -49,6 +51,7 @@ def parse(argv: list[str] | None = None) -> BuilderConfig:
         default=config.env_str("BERTH_TOKEN_KEY_FILE", ""),
         help="the key API token records are signed with, to check callers (env BERTH_TOKEN_KEY_FILE)",
     )
+    metrics.add_flags(parser, "builder")
     args = parser.parse_args(argv)
     try:
         auth.load_server_key(args.token_key_file)
@@ -65,6 +68,8 @@ def parse(argv: list[str] | None = None) -> BuilderConfig:
         ready_file=args.ready_file,
         build_timeout=timeout,
         token_key_file=args.token_key_file,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
     )
 
 
@@ -103,8 +108,11 @@ async def serve(cfg: BuilderConfig, svc: service.Service) -> None:
     await server.start()
     address = bound_address(cfg.listen, port)
     print(f"builder listening on {address}", flush=True)
+    metrics_server = await metrics.serve(metrics.registry(), "builder", cfg.metrics_host, cfg.metrics_port)
     svc.ready(address)
     await svc.stopped()
+    if metrics_server is not None:
+        await metrics_server.close()
     await server.stop(GRACE_SECONDS)  # in-flight builds are cancelled; their uv processes killed
     await sandbox.close()  # the egress proxy, and this builder's firewall rules
 

@@ -8,11 +8,12 @@ checked arguments through the same sandboxed `pip_install` here.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from berth.v1 import spec_pb2
-from services.builder import commands, image_fs, pip_args, sandbox
+from services.builder import commands, image_fs, pip_args, sandbox, uv_output
 from services.builder.errors import BuildFailed, InvalidSpec
 from services.builder.sandbox import Session
 
@@ -76,9 +77,12 @@ async def pip_install(
         on_line(line)
 
     # The image's env applies to later steps, as ENV does before RUN in a Dockerfile (filtered).
+    started = time.monotonic()
     result = await sandbox.uv(
         session, args, writable=writable, on_line=watch, image_env=image_env, readable=readable
     )
     if result.returncode != 0:
         raise BuildFailed(f"image build failed: {label}\n" + "\n".join(result.tail))
+    # uv's own lines are detail (uv_output.py); this is what a deploy shows of the step.
+    on_line(uv_output.install_summary(installed, time.monotonic() - started))
     return installed

@@ -83,7 +83,7 @@ class ProcessBuilder:
         interpreter_home = sandbox.python_home(interpreter.path)
         async with self._sandbox.session() as session:
             await session.own(venv)
-            on_line(f"creating virtualenv with Python {interpreter.version} ({interpreter.path})")
+            on_line(f"creating virtualenv with Python {interpreter.version}")
             result = await sandbox.uv(
                 session,
                 ["venv", str(venv), "--python", interpreter.path],

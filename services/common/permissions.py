@@ -91,6 +91,9 @@ def for_identity(identity: str) -> Permissions:
                 subjects.SCHED_DEMAND,
                 subjects.SCHED_RELEASED,
                 subjects.SCHED_EDGE_HELLO,
+                # /metrics: a bearer token's verdict and the scheduler's series (services/edge/metrics.py).
+                subjects.SCHED_TOKEN_CHECK,
+                subjects.SCHED_METRICS,
                 # The details of a request the platform failed, under its request id (`berth app logs`).
                 subjects.LOG_SUBJECTS,
                 *_read_bucket(_kv(subjects.KV_ROUTES)),

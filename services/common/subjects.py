@@ -31,6 +31,8 @@ def agent_data_wildcard(agent_id: str) -> str:
 SCHED_DEMAND = "berth.sched.demand"  # Demand -> Empty (request/reply)
 SCHED_RELEASED = "berth.sched.released"  # LeaseReleased
 SCHED_EDGE_HELLO = "berth.sched.edge-hello"  # EdgeHello
+SCHED_TOKEN_CHECK = "berth.sched.token-check"  # TokenCheck -> TokenVerdict (an edge's /metrics)
+SCHED_METRICS = "berth.sched.metrics"  # Empty -> MetricsSnapshot (folded into an edge's /metrics)
 
 
 def edge_control(edge_id: str) -> str:

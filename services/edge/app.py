@@ -8,13 +8,15 @@ import logging
 from typing import Any
 
 from nats.aio.client import Client
+from nats.errors import NoRespondersError
 
 from berth.v1 import bus_pb2, state_pb2
 from services.common import bus, logs, subjects, tracing
 from services.common.pools import ParameterError, pool_id
-from services.edge import hosts
+from services.edge import access, hosts
 from services.edge.failures import Failure, Failures, plain
-from services.edge.leases import Lease, PoolFailed, PoolSlots
+from services.edge.leases import Lease, PoolFailed, PoolSlots, SchedulerAway
+from services.edge.metrics import EdgeMetrics
 from services.edge.params import parameter_set, retry_later
 from services.edge.proxy import Unreached, relay_http, replaying
 from services.edge.proxy_auth import ProxyAuth
@@ -31,7 +33,7 @@ DEMAND_TIMEOUT = 5.0
 # on top of nothing else: the function's own timeout starts once it runs.
 QUEUE_TIMEOUT = 300.0
 NO_ROUTES = "the platform cannot look up apps right now; try again shortly"
-CONTAINER_LOST = "the container was lost: its agent restarted while the request ran"
+CONTAINER_LOST = "the container was lost: its agent restarted or stopped answering while the request ran"
 
 
 class Edge:
@@ -45,6 +47,7 @@ class Edge:
         proxy_auth: ProxyAuth | None = None,
         rate_limit: RateLimiter | None = None,
         redirects: Redirects | None = None,
+        metrics: EdgeMetrics | None = None,
     ) -> None:
         self._nc = nc
         self.edge_id = edge_id
@@ -53,8 +56,12 @@ class Edge:
         self._proxy_auth = proxy_auth
         self._rate_limit = rate_limit
         self._redirects = redirects
+        self._metrics = metrics
         self._failures = Failures(nc, edge_id)
+        self._access = access.AccessLog(nc, edge_id)
         self._pools: dict[str, PoolSlots] = {}
+        if metrics is not None:
+            metrics.watch(self._pools)  # berth_queue_depth, read when scraped
         self._tracer = tracing.setup("edge")
         self.ready = False
 
@@ -69,9 +76,12 @@ class Edge:
             cid = message.revoke.container_id
             holders = [p for p in self._pools.values() if cid in p.leases]
             if message.revoke.lost:
-                # Its agent restarted without it: what is in flight there will never be answered.
-                for pool in holders:
-                    self._relay.fail_container(pool.leases[cid].data_subject, 502, CONTAINER_LOST)
+                # Its agent restarted without it, or died: what is in flight there will never be
+                # answered. Matched by container id rather than through the lease: a request that
+                # found the agent gone has dropped the lease already, while others still wait.
+                for stream in list(self._relay.streams.values()):
+                    if stream.subject.rsplit(".", 1)[-1] == cid:
+                        stream.fail(502, CONTAINER_LOST)
             if holders:
                 for pool in holders:
                     pool.revoke(cid)
@@ -99,7 +109,11 @@ class Edge:
 
     async def _demand(self, key: bus_pb2.PoolKey, waiting: int, inflight: int) -> None:
         demand = bus_pb2.Demand(edge_id=self.edge_id, pool=key, waiting=waiting, inflight=inflight)
-        await bus.request(self._nc, subjects.SCHED_DEMAND, demand, bus_pb2.Empty, timeout=DEMAND_TIMEOUT)
+        try:
+            await bus.request(self._nc, subjects.SCHED_DEMAND, demand, bus_pb2.Empty, timeout=DEMAND_TIMEOUT)
+        except NoRespondersError:
+            # The bus is up and no scheduler listens: one is restarting, so the waiters hold on.
+            raise SchedulerAway("no scheduler is listening (restarting?)") from None
 
     async def _released(self, container_id: str) -> None:
         released = bus_pb2.LeaseReleased(edge_id=self.edge_id, container_id=container_id)
@@ -108,6 +122,10 @@ class Edge:
     # -- requests ------------------------------------------------------------------------------
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        # Every request gets an id and, once it names an app, an access line (access.py).
+        await self._access.serve(self._handle, scope, receive, send)
+
+    async def _handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             return
         websocket = scope["type"] == "websocket"
@@ -147,6 +165,9 @@ class Edge:
         if route is None:
             await self._refuse(send, websocket, 404, _no_app(host.text))
             return
+        access.routed(scope, route)
+        if self._metrics is not None:  # counts and times the request as it is answered (metrics.py)
+            send = self._metrics.observe(route, send)
         if route.requires_proxy_auth:
             # Before any demand or lease: a refused request never boots a container.
             checker = self._proxy_auth
@@ -190,6 +211,7 @@ class Edge:
             except RoutesUnavailable:
                 await self._refuse(send, websocket, 503, NO_ROUTES)
                 return
+            access.leased(scope, key.params, lease.container_id)
             try:
                 if websocket:
                     describe = functools.partial(self._describe, route)
@@ -217,6 +239,7 @@ class Edge:
             return Failure(exc.status, str(exc))
         except TimeoutError:
             return Failure(503, f"no container became free within {QUEUE_TIMEOUT:.0f}s")
+        access.leased(scope, key.params, lease.container_id)
         try:
             failed = await relay_http(scope, receive, send, self._relay, lease, route.timeout or 300.0)
             if isinstance(failed, Unreached):
@@ -255,6 +278,9 @@ class Edge:
     async def _platform(self, scope: dict[str, Any], send: Any, websocket: bool) -> None:
         if websocket:
             await self._refuse(send, websocket, 404, "the Berth edge takes WebSockets only for apps")
+            return
+        if scope.get("path") == "/metrics" and self._metrics is not None:
+            await self._metrics.page(scope, send)  # loopback or an API token, else a 404
             return
         if scope.get("path") == "/healthz":
             if self.ready:

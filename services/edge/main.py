@@ -15,10 +15,11 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from berth.v1 import bus_pb2
-from services.common import bus, config, loop, service, subjects
+from services.common import bus, config, loop, metrics, service, subjects
 from services.edge import redirects
 from services.edge.app import Edge
 from services.edge.limits import EdgeLimits, fit_to_descriptors, protocols
+from services.edge.metrics import EdgeMetrics, SchedulerLink
 from services.edge.proxy_auth import ProxyAuth
 from services.edge.ratelimit import RateLimiter
 from services.edge.redirects import RedirectSettings, start_redirects
@@ -41,6 +42,8 @@ class EdgeConfig:
     limits: EdgeLimits = field(default_factory=EdgeLimits)
     redirects: RedirectSettings = field(default_factory=RedirectSettings)  # requests past 150 s: a 303
     listen_fd: int = -1  # a listening socket inherited from `berth up`, which keeps it across restarts
+    metrics_port: int = 0  # 0: /metrics on the bare host only (services/edge/metrics.py)
+    metrics_host: str = "127.0.0.1"
 
 
 def _rate(text: str) -> float:
@@ -104,6 +107,7 @@ def parse_config(argv: list[str] | None = None) -> EdgeConfig:
         help="open connections per client address; 0: no cap (env BERTH_EDGE_MAX_CONNECTIONS_PER_IP)",
     )
     redirects.add_flags(parser)
+    metrics.add_flags(parser, "edge")
     args = parser.parse_args(argv)
     limits = EdgeLimits(
         header_timeout=args.header_timeout,
@@ -124,6 +128,8 @@ def parse_config(argv: list[str] | None = None) -> EdgeConfig:
         limits=limits,
         redirects=redirects.settings_from(args),
         listen_fd=args.listen_fd,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
     )
 
 
@@ -160,7 +166,14 @@ async def serve(cfg: EdgeConfig, svc: service.Service) -> None:
     await relay.start()
     rate_limit = RateLimiter(cfg.rate_limit) if cfg.rate_limit > 0 else None
     calls = await start_redirects(nc, cfg.edge_id, cfg.redirects)
-    edge = Edge(nc, cfg.edge_id, routes, relay, proxy_auth=proxy_auth, rate_limit=rate_limit, redirects=calls)
+    registry = metrics.registry()
+    link = SchedulerLink(nc)
+    observed = EdgeMetrics(registry, token_check=link.check_token, scheduler_series=link.series)
+    edge = Edge(
+        nc, cfg.edge_id, routes, relay, proxy_auth=proxy_auth, rate_limit=rate_limit, redirects=calls,
+        metrics=observed,
+    )
+    metrics_server = await metrics.serve(registry, "edge", cfg.metrics_host, cfg.metrics_port)
 
     async def on_control(msg: Msg) -> None:
         await edge.on_control(msg.data)
@@ -216,6 +229,8 @@ async def serve(cfg: EdgeConfig, svc: service.Service) -> None:
     await routes.stop()
     await proxy_auth.stop()
     await calls.stop()
+    if metrics_server is not None:
+        await metrics_server.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,6 +14,7 @@ and takes back the leases its predecessor held. Each service's pid is in run/<se
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from berth._errors import Error
 from berth.cli.config import ClientConfig, load, save
+from berth.cli.config import home as default_home
 from services.common import credentials
 from services.launcher import nats
 from services.launcher.supervisor import POLL, Child, Supervisor, setup_logging
@@ -45,6 +47,7 @@ class Platform:
         rate_limit: float | None = None,
         max_parameter_sets: int | None = None,
         redirect_after: float | None = None,
+        agents: int | None = None,
     ) -> None:
         self.home = home
         self.port = port
@@ -53,6 +56,11 @@ class Platform:
         self.max_parameter_sets = max_parameter_sets
         # Seconds before the edge answers a request still running 303; None: BERTH_REDIRECT_AFTER or 150.
         self.redirect_after = redirect_after
+        # Agents to run on this machine, each with its own id, NATS identity and state dir (as if
+        # on hosts of their own); None: BERTH_AGENTS or 1.
+        self.agents = agents if agents is not None else _env_agents()
+        if self.agents < 1:
+            raise Error("--agents must be at least 1")
         self.echo = echo
         self.supervisor = Supervisor()
         self.run_dir = home / "run"
@@ -84,12 +92,13 @@ class Platform:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for stale in [*self.run_dir.glob("*.ready"), *self.run_dir.glob("*.pid")]:
             stale.unlink()
-        agent_id = _agent_id(self.home)
-        nats_url = self._start_nats(agent_id)
-        nats.provision_state(nats_url, self.home)
-        token_file, token_key_file = self._token_files()
+        # The edge's port first: a taken one is then one line at once, before anything starts.
         edge_host = os.environ.get("BERTH_EDGE_HOST") or "127.0.0.1"
         self._edge_socket = _listen(edge_host, self.port)
+        agent_ids = _agent_ids(self.home, self.agents)
+        nats_url = self._start_nats(agent_ids)
+        nats.provision_state(nats_url, self.home)
+        token_file, token_key_file = self._token_files()
         port = int(self._edge_socket.getsockname()[1])
         py = sys.executable
 
@@ -139,11 +148,16 @@ class Platform:
         )
         self.api = self._wait_ready(scheduler, self._ready_file("scheduler"))
         listen["scheduler"] = ["--listen", self.api]
-        agent_argv = [py, "-m", "services.agent", "--agent-id", agent_id]
-        agent_argv += ["--ready-file", str(self._ready_file("agent"))]
-        agent = self._spawn("agent", lambda: agent_argv, env(credentials.agent_identity(agent_id)))
-        self._wait_ready(agent, self._ready_file("agent"))
-        self.isolation = _isolation(agent.log_path)
+        # The first agent is "agent" (logs/agent.log, run/agent.pid), the others agent-2, agent-3...
+        agents = []
+        for n, agent_id in enumerate(agent_ids, start=1):
+            name = "agent" if n == 1 else f"agent-{n}"
+            agent_argv = [py, "-m", "services.agent", "--agent-id", agent_id]
+            agent_argv += ["--ready-file", str(self._ready_file(name))]
+            agents.append(self._spawn(name, _fixed(agent_argv), env(credentials.agent_identity(agent_id))))
+        for agent in agents:
+            self._wait_ready(agent, self._ready_file(agent.name))
+        self.isolation = _isolation(agents[0].log_path)
         fd = self._edge_socket.fileno()
         # One id for the whole run: a restarted edge's hello makes the scheduler void the leases
         # its predecessor held, instead of leaving them to a dead edge until they time out.
@@ -182,11 +196,11 @@ class Platform:
         )
         return self.supervisor.add(child)
 
-    def _start_nats(self, agent_id: str) -> str:
+    def _start_nats(self, agent_ids: list[str]) -> str:
         log_path = self.logs / "nats.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text("")
-        config = nats.write_config(self.home, [agent_id])
+        config = nats.write_config(self.home, agent_ids)
         # The first start lets the server pick a port; a restart must take the same one, since
         # every service reconnects to the URL it was given (and keeps the JetStream store dir).
         port = [-1]
@@ -236,13 +250,26 @@ def _isolation(agent_log: Path) -> str:
     return ""
 
 
-def _agent_id(home: Path) -> str:
-    """This home's agent id: kept across starts (its NATS identity is named after it)."""
-    known = credentials.agent_ids(home)
-    if known:
-        return known[0]
+def _agent_ids(home: Path, count: int) -> list[str]:
+    """This home's `count` agent ids: kept across starts (each NATS identity is named after its
+    agent), new ones made for agents the home has not had yet."""
+    ids = credentials.agent_ids(home)[:count]
     host = "".join(c if c.isalnum() or c == "-" else "-" for c in socket.gethostname().split(".")[0])
-    return f"{host or 'agent'}-{os.urandom(3).hex()}"
+    while len(ids) < count:
+        ids.append(f"{host or 'agent'}-{os.urandom(3).hex()}")
+    return ids
+
+
+def _env_agents() -> int:
+    raw = os.environ.get("BERTH_AGENTS", "")
+    try:
+        return int(raw) if raw else 1
+    except ValueError:
+        raise Error(f"BERTH_AGENTS={raw!r}: expected a number of agents") from None
+
+
+def _fixed(argv: list[str]) -> Callable[[], list[str]]:
+    return lambda: argv
 
 
 def _secret_key_file(home: Path) -> Path:
@@ -261,6 +288,11 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise Error(
+                f"port {port} on {host} is already in use (another `berth up`, or another server): "
+                "stop it, or pick another port with --port"
+            ) from None
         raise Error(f"cannot listen on {host}:{port} for the edge: {exc.strerror}") from None
     sock.listen(EDGE_BACKLOG)
     sock.set_inheritable(True)
@@ -304,6 +336,7 @@ def run_up(
     rate_limit: float | None = None,
     max_parameter_sets: int | None = None,
     redirect_after: float | None = None,
+    agents: int | None = None,
 ) -> int:
     """Starts the platform and supervises it until Ctrl-C/SIGTERM: a service that dies is started
     again (supervisor.py), so this returns only when asked to stop (0), or 1 if start-up failed."""
@@ -320,6 +353,7 @@ def run_up(
         rate_limit=rate_limit,
         max_parameter_sets=max_parameter_sets,
         redirect_after=redirect_after,
+        agents=agents,
     )
     stopping = False
 
@@ -330,14 +364,21 @@ def run_up(
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     setup_logging()
+    started = False
     try:
         platform.start()
+        started = True
         pid_file.write_text(str(os.getpid()))
         edge_port = platform.edge_url.rsplit(":", 1)[1]
         print(f"Berth is up.\n  edge:   {platform.edge_url}")
         print(f"  apps:   http://<workspace>--<app>-<function>.localhost:{edge_port}/")
         print(f"  api:    {platform.api}  (token in {home / 'config.toml'})")
         print(f"  home:   {home}\n  logs:   {platform.logs}")
+        if home != default_home().expanduser().resolve():
+            # The CLI finds the API through the home's config.toml: other shells must be told.
+            print(f"  in other terminals, before any berth command: export BERTH_HOME={home}")
+        if platform.agents > 1:
+            print(f"  agents: {platform.agents} (logs/agent.log, logs/agent-2.log, ...)")
         print(f"  containers isolated: {platform.isolation or 'unknown (see logs/agent.log)'}")
         if platform.isolation.startswith("none"):
             print(
@@ -352,7 +393,8 @@ def run_up(
             time.sleep(POLL)
         return 0
     finally:
-        print("Stopping Berth...", flush=True)
+        if started:  # a start that failed says why in one line; nothing to announce
+            print("Stopping Berth...", flush=True)
         platform.stop()
         with contextlib.suppress(FileNotFoundError):
             pid_file.unlink()

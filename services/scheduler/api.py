@@ -20,7 +20,7 @@ from services.common import logs, subjects, tracing
 from services.common.auth import bearer, trace_context
 from services.common.bundle_limits import BundleLimits, BundleRefused
 from services.common.bundle_limits import check as check_bundle
-from services.scheduler import containers, history, logstream, spec_checks, state, urls
+from services.scheduler import containers, history, logstream, rollout, spec_checks, state, urls
 from services.scheduler.assignment import Assigner
 from services.scheduler.builds import BuilderClient
 from services.scheduler.containers import ContainerAges
@@ -120,6 +120,8 @@ class ControlService(control_pb2_grpc.ControlServicer):
                                         installed=event.image.installed,
                                     )
                                 )
+                            elif event.HasField("detail_line"):
+                                yield control_pb2.DeployEvent(detail_line=event.detail_line)
                             else:
                                 yield control_pb2.DeployEvent(log_line=event.log_line)
                     except grpc.aio.AioRpcError as exc:
@@ -145,15 +147,22 @@ class ControlService(control_pb2_grpc.ControlServicer):
                 urls=self._function_urls(routes),
             )
             record.spec.name = name
+            # Warm, then move the routes, then drain the old version (rollout.py).
+            rolling = rollout.Rollout(self._store, self._assigner, key, record)
             try:
+                async for line in rolling.warm():
+                    yield control_pb2.DeployEvent(log_line=line)
                 unused = await self._store.publish(
                     key, record, routes, deployed_by=await self._caller(context)
                 )
+                rolling.moved(reason=f"replaced by version {version}")
+            except rollout.RolloutFailed as exc:
+                await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
             except state.RouteTaken as exc:  # claimed by a deploy that finished while this one built
                 await context.abort(grpc.StatusCode.ALREADY_EXISTS, str(exc))
+            finally:
+                rolling.close()  # a version that did not move: its warmed containers stop
             await self._delete_bundles(unused)
-            self._assigner.retire(key, keep_version=version, reason=f"replaced by version {version}")
-            self._assigner.warm(record)
             yield control_pb2.DeployEvent(
                 result=control_pb2.DeployResult(app=name, version=version, urls=record.urls)
             )
@@ -242,17 +251,31 @@ class ControlService(control_pb2_grpc.ControlServicer):
     ) -> control_pb2.ListAppsResponse:
         apps = []
         for key, record in sorted(self._store.records.items()):
+            failing = self._assigner.failing_functions(key)  # crash-looping functions (backoff.py)
             apps.append(
                 control_pb2.AppSummary(
                     name=record.spec.name,
                     version=record.version,
-                    state="deployed" if not record.ephemeral else "serving",
+                    state="failing" if failing else "deployed" if not record.ephemeral else "serving",
                     ephemeral=record.ephemeral,
                     urls=record.urls,
                     containers=len(self._assigner.containers_of(key)),
                     deployed_at_ms=record.deployed_at_ms,
+                    failing=failing,
                 )
             )
+        if request.include_stopped:  # stopped apps live on in their kept history only
+            for key, newest in sorted(self._store.newest_kept().items()):
+                if key not in self._store.records:
+                    apps.append(
+                        control_pb2.AppSummary(
+                            name=newest.record.spec.name,
+                            version=newest.record.version,
+                            state=history.STOPPED,
+                            containers=len(self._assigner.containers_of(key)),
+                            deployed_at_ms=newest.record.deployed_at_ms,
+                        )
+                    )
         return control_pb2.ListAppsResponse(apps=apps, unisolated_agents=self._assigner.agents.unisolated())
 
     async def StopApp(  # noqa: N802
@@ -268,15 +291,29 @@ class ControlService(control_pb2_grpc.ControlServicer):
     async def AppLogs(  # noqa: N802
         self, request: control_pb2.AppLogsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[control_pb2.LogLine]:
-        key = subjects.app_key(urls.normalize(request.name), request.ephemeral)
-        if self._store.get(key) is None and not self._assigner.containers_of(key):
-            # Stopped apps keep their history; only a name never seen is an error.
-            try:
-                await self._js.get_last_msg(subjects.LOG_STREAM, subjects.app_logs(key))
-            except Exception:  # noqa: BLE001 - nats-py raises NotFoundError here
-                await context.abort(grpc.StatusCode.NOT_FOUND, f"app {request.name!r} is not deployed")
-        async for line in logstream.read(self._js, key, follow=request.follow):
+        name = urls.normalize(request.name)
+        # A name only `berth serve` runs means the served app: logs work for both kinds.
+        candidates = [request.ephemeral] if request.ephemeral else [False, True]
+        key = ""
+        for ephemeral in candidates:
+            if await self._has_logs(subjects.app_key(name, ephemeral)):
+                key = subjects.app_key(name, ephemeral)
+                break
+        if not key:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"app {request.name!r} is not deployed")
+        where = logstream.Filter.of(request)
+        async for line in logstream.read(self._js, key, follow=request.follow, where=where):
             yield line
+
+    async def _has_logs(self, key: str) -> bool:
+        """Whether `key` is an app now, or was one: stopped apps keep their history."""
+        if self._store.get(key) is not None or self._assigner.containers_of(key):
+            return True
+        try:
+            await self._js.get_last_msg(subjects.LOG_STREAM, subjects.app_logs(key))
+        except Exception:  # noqa: BLE001 - nats-py raises NotFoundError here
+            return False
+        return True
 
     async def AppHistory(  # noqa: N802
         self, request: control_pb2.AppHistoryRequest, context: grpc.aio.ServicerContext
@@ -340,19 +377,24 @@ class ControlService(control_pb2_grpc.ControlServicer):
             record.stopped = False
             del record.urls[:]
             record.urls.extend(self._function_urls(routes))
+            # The same rollout as a deploy's: warm, move, drain (rollout.py).
+            rolling = rollout.Rollout(self._store, self._assigner, key, record)
             try:
+                async for _ in rolling.warm():
+                    pass  # a unary call: progress lines have nowhere to go
                 unused = await self._store.publish(
                     key, record, routes, deployed_by=await self._caller(context), rollback_of=target
                 )
+                rolling.moved(reason=f"replaced by version {version} (rollback to {target})")
+            except rollout.RolloutFailed as exc:
+                await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
             except state.RouteTaken as exc:  # claimed by a deploy that finished meanwhile
                 await context.abort(
                     grpc.StatusCode.ALREADY_EXISTS, f"version {target} cannot serve again: {exc}"
                 )
+            finally:
+                rolling.close()
             await self._delete_bundles(unused)
-            self._assigner.retire(
-                key, keep_version=version, reason=f"replaced by version {version} (rollback to {target})"
-            )
-            self._assigner.warm(record)
             return control_pb2.RollbackAppResponse(
                 app=name, version=version, rollback_of=target, urls=record.urls
             )

@@ -15,7 +15,7 @@ from opentelemetry import context as otel_context
 
 from berth.v1 import bus_pb2, control_pb2_grpc, spec_pb2
 from services.common import auth, bus, config, loop, provision, service, subjects, tls, tracing
-from services.scheduler import urls
+from services.scheduler import metrics, urls
 from services.scheduler.agents import Agents
 from services.scheduler.api import ControlService, UrlConfig
 from services.scheduler.assignment import Assigner
@@ -48,6 +48,8 @@ class SchedulerConfig:
     tls_cert: str
     tls_key: str
     max_parameter_sets: int = DEFAULT_MAX_PARAMETER_SETS
+    metrics_port: int = 0  # 0: no metrics port (services/common/metrics.py)
+    metrics_host: str = "127.0.0.1"
 
 
 def parse_config(argv: list[str] | None = None) -> SchedulerConfig:
@@ -88,6 +90,7 @@ def parse_config(argv: list[str] | None = None) -> SchedulerConfig:
         f"a new set beyond is a 429; 0: no cap (env BERTH_MAX_PARAMETER_SETS, default "
         f"{DEFAULT_MAX_PARAMETER_SETS})",
     )
+    metrics.add_flags(parser, "scheduler")
     args = parser.parse_args(argv)
     if args.max_parameter_sets < 0:
         parser.error("--max-parameter-sets cannot be negative (0 turns the cap off)")
@@ -119,6 +122,8 @@ def parse_config(argv: list[str] | None = None) -> SchedulerConfig:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         max_parameter_sets=args.max_parameter_sets,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
     )
 
 
@@ -153,6 +158,9 @@ async def serve(cfg: SchedulerConfig, svc: service.Service) -> None:
     for record in store.records.values():
         assigner.warm(record)
     await _subscribe(nc, assigner)
+    metrics.watch(assigner.pools)
+    await metrics.answer_edges(nc, tokens.verifier)
+    metrics_server = await metrics.serve(metrics.registry(), "scheduler", cfg.metrics_host, cfg.metrics_port)
     ages = ContainerAges()  # `berth container list` shows how long each has run
     await ages.watch(nc)
 
@@ -195,6 +203,8 @@ async def serve(cfg: SchedulerConfig, svc: service.Service) -> None:
     ticker.cancel()
     await server.stop(grace=2)
     await builder.close()
+    if metrics_server is not None:
+        await metrics_server.close()
 
 
 async def _subscribe(nc: Client, assigner: Assigner) -> None:

@@ -201,6 +201,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         {
             "BERTH_MAX_PARAMETER_SETS": str(PARAMETER_SETS_CAP),
             "BERTH_EDGE_BODY_TIMEOUT": str(EDGE_BODY_TIMEOUT),
+            # Each service's metrics port on a free port it prints (test_metrics.py reads the logs).
+            **{f"BERTH_{name}_METRICS_PORT": "auto" for name in ("EDGE", "SCHEDULER", "AGENT", "BUILDER")},
         },
     )
     try:

@@ -136,7 +136,7 @@ async def build(
         async for event in call:
             if event.HasField("image"):
                 image = event.image
-            else:
+            elif event.HasField("log_line"):  # detail lines (uv's own) are for --verbose only
                 lines.append(event.log_line)
     assert image is not None, "the stream ends with the built image"
     return lines, image
@@ -154,6 +154,9 @@ async def test_build_installs_and_links_runtime_layer(
     assert not image.cache_hit
     assert image.installed == 1
     assert any("six" in line for line in lines), lines
+    assert any(line.startswith("installed 1 package in ") for line in lines), lines
+    # Nothing shown by default names a path inside the platform (uv's "Activate with: ..." did).
+    assert not [line for line in lines if str(builder.home) in line or "Activate with" in line], lines
     assert image.root == str(builder.home / "images" / image.image_id)
     check = (
         "import six, berth, google.protobuf, importlib.util; "

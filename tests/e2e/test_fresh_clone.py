@@ -60,6 +60,10 @@ def test_scripts_up_then_curl_from_a_fresh_copy(tmp_path: Path) -> None:
             assert up.poll() is None, f"scripts/up exited with {up.returncode}:\n{output.read_text()[-3000:]}"
             assert time.monotonic() < deadline, f"scripts/up not up within {INSTALL_AND_START:.0f}s"
             time.sleep(0.2)
+        said = output.read_text()
+        # It says what it does (one line a step) and nothing of setuptools' editable-install notice.
+        assert "berth: installing Berth" in said and "berth: starting the platform" in said, said[:3000]
+        assert "Editable installation" not in said and "setuptools" not in said, said[:3000]
         berth = clone / ".venv" / "bin" / "berth"
         deployed = subprocess.run(
             [str(berth), "deploy", str(clone / "examples" / "hello.py")],

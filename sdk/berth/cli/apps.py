@@ -1,41 +1,97 @@
-"""`berth app list|stop|logs`."""
+"""`berth app list|stop` (`berth app logs` is in logs.py); `app list --json` for scripts."""
 
 from __future__ import annotations
 
 import datetime
 import sys
+from typing import Any
 
 import grpc
 
+from berth.cli import output
 from berth.cli.client import Api, translate
 from berth.v1 import control_pb2
 
 
-def list_apps(api: Api) -> control_pb2.ListAppsResponse:
+def list_apps(api: Api, *, include_stopped: bool = False) -> control_pb2.ListAppsResponse:
+    """Deployed and served apps; with `include_stopped`, stopped ones too (state "stopped")."""
+    request = control_pb2.ListAppsRequest(include_stopped=include_stopped)
     try:
-        return api.control.ListApps(control_pb2.ListAppsRequest(), metadata=api.metadata)
+        return api.control.ListApps(request, metadata=api.metadata)
     except grpc.RpcError as exc:
         raise translate(exc) from None
 
 
-def print_apps(listing: control_pb2.ListAppsResponse) -> None:
+def _time(ms: int) -> str | None:
+    if not ms:
+        return None
+    return datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC).isoformat(timespec="seconds")
+
+
+def app_rows(listing: control_pb2.ListAppsResponse) -> list[dict[str, Any]]:
+    """What `--json` prints: one object per app."""
+    return [
+        {
+            "name": app.name,
+            "version": app.version,
+            "state": app.state,
+            "dev": app.ephemeral,
+            "containers": app.containers,
+            "deployed": _time(app.deployed_at_ms),
+            "urls": [
+                {"function": u.function, "url": u.url, "custom_domains": list(u.custom_domains)}
+                for u in app.urls
+            ],
+            "failing": [
+                {
+                    "function": f.function,
+                    "failures": f.failures,
+                    "retry_in_seconds": round(f.retry_in_ms / 1000, 1),
+                    "last_error": f.last_error,
+                }
+                for f in app.failing
+            ],
+        }
+        for app in listing.apps
+    ]
+
+
+def print_apps(listing: control_pb2.ListAppsResponse, *, as_json: bool = False) -> None:
     if listing.unisolated_agents:
         print(
             f"WARNING: containers on {', '.join(listing.unisolated_agents)} are NOT isolated "
             "(single-tenant development only)",
             file=sys.stderr,
         )
+    if as_json:
+        output.print_json(app_rows(listing))
+        return
     apps = list(listing.apps)
     if not apps:
         print("no apps deployed")
         return
-    print(f"{'NAME':24} {'VERSION':>7} {'STATE':9} {'CONTAINERS':>10}  URLS")
+    rows = []
     for app in apps:
-        urls = " ".join(u.url for u in app.urls)
+        urls = " ".join(u.url for u in app.urls) or "-"
         domains = [d for u in app.urls for d in u.custom_domains]
         if domains:
             urls += f" (custom domains: {', '.join(domains)})"
-        print(f"{app.name:24} {app.version:>7} {app.state:9} {app.containers:>10}  {urls}")
+        rows.append([app.name, str(app.version), app.state, str(app.containers), urls])
+    header, *lines = output.table(
+        ["NAME", "VERSION", "STATE", "CONTAINERS", "URLS"],
+        rows,
+        right={1, 3},
+        color_of=output.state_colors(2),
+        color=output.color_enabled(),
+    )
+    print(header)
+    for app, line in zip(apps, lines, strict=True):
+        print(line)
+        for failing in app.failing:  # crash-looping: say what fails, and when it is tried again
+            print(
+                f"  {failing.function}: fails at start ({failing.failures} in a row, next try in "
+                f"{failing.retry_in_ms / 1000:.0f}s): {failing.last_error}"
+            )
 
 
 def stop_app(api: Api, name: str, *, ephemeral: bool = False) -> None:
@@ -43,15 +99,3 @@ def stop_app(api: Api, name: str, *, ephemeral: bool = False) -> None:
         api.control.StopApp(control_pb2.StopAppRequest(name=name, ephemeral=ephemeral), metadata=api.metadata)
     except grpc.RpcError as exc:
         raise translate(exc) from None
-
-
-def print_logs(api: Api, name: str, *, follow: bool) -> None:
-    request = control_pb2.AppLogsRequest(name=name, follow=follow)
-    try:
-        for line in api.control.AppLogs(request, metadata=api.metadata):
-            stamp = datetime.datetime.fromtimestamp(line.time_ms / 1000).isoformat(timespec="milliseconds")
-            print(f"{stamp} {line.container_id} {line.stream}: {line.text}", flush=True)
-    except grpc.RpcError as exc:
-        raise translate(exc) from None
-    except KeyboardInterrupt:
-        sys.exit(130)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from berth._errors import AuthError, Error, InvalidError, NotFoundError
-from berth.cli.config import ClientConfig, load
+from berth.cli.config import ClientConfig, config_path, load
 from berth.v1 import control_pb2_grpc
 
 
@@ -49,16 +49,25 @@ def _channel(config: ClientConfig) -> grpc.Channel:
     return grpc.secure_channel(config.server, grpc.ssl_channel_credentials(root_certificates=roots))
 
 
+def no_api_message() -> str:
+    """Why there is no API to call, and the ways to name one: the likeliest cause is a platform
+    started with `--home DIR` while this shell looks in the default home."""
+    where = config_path()
+    return (
+        f"no Berth API configured ({where} does not name one). If the platform runs with "
+        "`berth up --home DIR` (or BERTH_HOME=DIR), set BERTH_HOME=DIR in this shell too; else start "
+        "it with `berth up`, or point at one elsewhere with `berth login --server HOST:PORT --token T` "
+        "(or BERTH_SERVER and BERTH_TOKEN)"
+    )
+
+
 class Api:
     """A connection to the deploy API with the caller's token attached to every call."""
 
     def __init__(self, config: ClientConfig | None = None) -> None:
         self.config = config or load()
         if not self.config.server:
-            raise UnavailableError(
-                "no Berth API configured: start the platform with `berth up`, "
-                "or set BERTH_SERVER and BERTH_TOKEN"
-            )
+            raise UnavailableError(no_api_message())
         self._channel = _channel(self.config)
         self.control = control_pb2_grpc.ControlStub(self._channel)
 

@@ -1,12 +1,14 @@
 """Client configuration: where the deploy API is and the token to use.
 
-`berth up` writes `$BERTH_HOME/config.toml`; `BERTH_SERVER`, `BERTH_TOKEN` and `BERTH_CA_FILE`
-override it, so a client on another machine needs no file at all. With `ca_file` set, the CLI
-speaks TLS to the API and trusts only that CA (for operators who expose the API beyond the host).
+`berth up` writes `$BERTH_HOME/config.toml` (`berth login` does for a platform started elsewhere);
+`BERTH_SERVER`, `BERTH_TOKEN` and `BERTH_CA_FILE` override it, so a client on another machine
+needs no file at all. With `ca_file` set, the CLI speaks TLS to the API and trusts only that CA
+(for operators who expose the API beyond the host).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass
@@ -42,16 +44,17 @@ def load(base: Path | None = None) -> ClientConfig:
     )
 
 
-def save(config: ClientConfig, base: Path | None = None) -> Path:
+def save(config: ClientConfig, base: Path | None = None, *, written_by: str = "berth up") -> Path:
     path = config_path(base)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_suffix(".tmp")
+    fields = {"server": config.server, "token": config.token, "edge_url": config.edge_url}
+    if config.ca_file:
+        fields["ca_file"] = config.ca_file
     staging.write_text(
-        "# Written by `berth up`. BERTH_SERVER and BERTH_TOKEN override these.\n"
-        f'server = "{config.server}"\n'
-        f'token = "{config.token}"\n'
-        f'edge_url = "{config.edge_url}"\n'
-        + (f'ca_file = "{config.ca_file}"\n' if config.ca_file else "")
+        f"# Written by `{written_by}`. BERTH_SERVER and BERTH_TOKEN override these.\n"
+        # json.dumps quotes and escapes as TOML basic strings need (a Windows path's backslashes).
+        + "".join(f"{key} = {json.dumps(value)}\n" for key, value in fields.items())
     )
     staging.chmod(0o600)
     os.replace(staging, path)

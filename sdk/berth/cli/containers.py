@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import grpc
 
+from berth.cli import output
 from berth.cli.client import Api, translate
 from berth.v1 import control_pb2
 
@@ -73,26 +73,31 @@ def container_rows(found: list[control_pb2.ContainerSummary]) -> list[dict[str, 
     ]
 
 
-def container_table(found: list[control_pb2.ContainerSummary]) -> list[str]:
-    lines = [
-        f"{'ID':14} {'APP':20} {'FUNCTION':16} {'VERSION':>7} {'PARAMETERS':20} {'STATE':9} "
-        f"{'INPUTS':>7} {'AGE':>7}  AGENT"
+def container_table(found: list[control_pb2.ContainerSummary], *, color: bool = False) -> list[str]:
+    headers = ["ID", "APP", "FUNCTION", "VERSION", "PARAMETERS", "STATE", "INPUTS", "AGE", "AGENT"]
+    rows = [
+        [
+            c.container_id,
+            _app(c),
+            c.function,
+            f"v{c.version}",
+            c.parameters or "-",
+            c.state,
+            f"{c.inflight}/{c.max_inputs}",
+            format_age(c.age_ms),
+            c.agent_id,
+        ]
+        for c in found
     ]
-    for c in found:
-        inputs = f"{c.inflight}/{c.max_inputs}"
-        lines.append(
-            f"{c.container_id:14} {_app(c):20} {c.function:16} {'v' + str(c.version):>7} "
-            f"{c.parameters or '-':20} {c.state:9} {inputs:>7} {format_age(c.age_ms):>7}  {c.agent_id}"
-        )
-    return lines
+    return output.table(headers, rows, right={3, 6, 7}, color_of=output.state_colors(5), color=color)
 
 
 def print_containers(found: list[control_pb2.ContainerSummary], *, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(container_rows(found), indent=2))
+        output.print_json(container_rows(found))
         return
     if not found:
         print("no containers running")
         return
-    for line in container_table(found):
+    for line in container_table(found, color=output.color_enabled()):
         print(line)

@@ -27,8 +27,12 @@ def deploy_file(
     ephemeral: bool = False,
     api: Api | None = None,
     echo: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    verbose: bool = False,
 ) -> control_pb2.DeployResult:
-    """Deploys the app in `path` and returns its URLs. Raises a `berth.Error` on any failure."""
+    """Deploys the app in `path` and returns its URLs. Raises a `berth.Error` on any failure.
+
+    The build's progress is echoed as the builder summarises it; `verbose` adds what the summary
+    lines stand for (each package uv installed)."""
     loaded = load_app_file(path)
     spec = build_app_spec(loaded.app, entry_module=loaded.path.name)
     spec.name = app_name(loaded.app.name, name, loaded.path)
@@ -40,6 +44,9 @@ def deploy_file(
             kind = event.WhichOneof("event")
             if kind == "log_line":
                 echo(f"  {event.log_line}")
+            elif kind == "detail_line":
+                if verbose:
+                    echo(f"    {event.detail_line}")
             elif kind == "image":
                 image = event.image
                 how = "cached" if image.cache_hit else f"built, {image.installed} packages installed"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime
-import json
 from typing import Any
 
 import grpc
 
 from berth._errors import InvalidError
+from berth.cli import output
 from berth.cli.client import Api, translate
 from berth.v1 import control_pb2
 
@@ -60,21 +60,25 @@ def history_rows(versions: list[control_pb2.AppVersion]) -> list[dict[str, Any]]
     ]
 
 
-def history_table(versions: list[control_pb2.AppVersion]) -> list[str]:
-    lines = [f"{'VERSION':>7}  {'DEPLOYED':25} {'STATE':9} {'BY':20} {'IMAGE':25} NOTE"]
-    for v in versions:
-        images = ",".join(sorted({image[:12] for image in v.images.values()})) or "-"
-        deployed = _time(v.deployed_at_ms) if v.deployed_at_ms else "-"
-        note = f"rollback to v{v.rollback_of}" if v.rollback_of else ""
-        by = v.deployed_by or "-"
-        line = f"{'v' + str(v.version):>7}  {deployed:25} {v.state:9} {by:20} {images:25} {note}"
-        lines.append(line.rstrip())
-    return lines
+def history_table(versions: list[control_pb2.AppVersion], *, color: bool = False) -> list[str]:
+    rows = [
+        [
+            f"v{v.version}",
+            _time(v.deployed_at_ms) if v.deployed_at_ms else "-",
+            v.state,
+            v.deployed_by or "-",
+            ",".join(sorted({image[:12] for image in v.images.values()})) or "-",
+            f"rollback to v{v.rollback_of}" if v.rollback_of else "",
+        ]
+        for v in versions
+    ]
+    headers = ["VERSION", "DEPLOYED", "STATE", "BY", "IMAGE", "NOTE"]
+    return output.table(headers, rows, right={0}, color_of=output.state_colors(2), color=color)
 
 
 def print_history(versions: list[control_pb2.AppVersion], *, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(history_rows(versions), indent=2))
+        output.print_json(history_rows(versions))
         return
-    for line in history_table(versions):
+    for line in history_table(versions, color=output.color_enabled()):
         print(line)

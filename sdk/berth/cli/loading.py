@@ -67,15 +67,26 @@ def load_app_file(path: Path) -> LoadedApp:
         text = (exc.text or "").rstrip("\n")
         caret = " " * max(0, (exc.offset or 1) - 1 - (len(text) - len(text.lstrip()))) + "^"
         raise InvalidError(f"syntax error in {where}: {exc.msg}\n    {text.strip()}\n    {caret}") from None
-    except Exception as exc:  # noqa: BLE001 - any import failure is the user's to see, with its trace
-        frames = traceback.extract_tb(exc.__traceback__)
-        user = [f for f in frames if not f.filename.startswith(str(Path(__file__).parent.parent))]
-        trace = "".join(traceback.format_list(user[-5:]))
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != "modal":
+            raise InvalidError(_import_failure(path, exc)) from None
         raise InvalidError(
-            f"importing {path.name} failed: {type(exc).__name__}: {exc}\n{trace}".rstrip()
+            f"importing {path.name} failed: No module named {exc.name!r}. Berth runs apps written for "
+            "Modal with one change: write `import berth as modal` instead of `import modal` (and "
+            "`from berth import ...` instead of `from modal import ...`)"
         ) from None
+    except Exception as exc:  # noqa: BLE001 - any import failure is the user's to see, with its trace
+        raise InvalidError(_import_failure(path, exc)) from None
     app = find_app(module)
     return LoadedApp(app=app, module=module, path=path, sources=local_sources(path))
+
+
+def _import_failure(path: Path, exc: BaseException) -> str:
+    """The exception and the user's own frames of its trace (the loader's are noise to them)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    user = [f for f in frames if not f.filename.startswith(str(Path(__file__).parent.parent))]
+    trace = "".join(traceback.format_list(user[-5:]))
+    return f"importing {path.name} failed: {type(exc).__name__}: {exc}\n{trace}".rstrip()
 
 
 def local_sources(path: Path) -> dict[str, bytes]:

@@ -12,6 +12,7 @@ from berth.cli.config import home
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="berth", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"berth {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = commands.add_parser("up", help="start the whole platform on this machine")
@@ -45,12 +46,23 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds before a web request still running is answered 303 to wait for its result "
         "(env BERTH_REDIRECT_AFTER; default 150; 0: never)",
     )
+    up.add_argument(
+        "--agents",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker agents to run on this machine, each with its own id, bus identity and state "
+        "(env BERTH_AGENTS; default 1)",
+    )
 
     deploy = commands.add_parser("deploy", help="deploy an app file and print its URLs")
     deploy.add_argument("file", type=Path)
     deploy.add_argument("--name", default=None, help="app name when the file's App() has none")
     # `berth serve` deploys through this: an ephemeral app with -dev URLs.
     deploy.add_argument("--dev", action="store_true", help=argparse.SUPPRESS)
+    deploy.add_argument(
+        "-v", "--verbose", action="store_true", help="show every package the build installs, not a summary"
+    )
 
     serve = commands.add_parser("serve", help="run an app with -dev URLs, redeploying on every save")
     serve.add_argument("file", type=Path)
@@ -58,12 +70,20 @@ def _parser() -> argparse.ArgumentParser:
 
     app = commands.add_parser("app", help="manage deployed apps")
     app_commands = app.add_subparsers(dest="app_command", required=True, metavar="SUBCOMMAND")
-    app_commands.add_parser("list", help="list apps")
+    app_list = app_commands.add_parser("list", help="list apps")
+    app_list.add_argument("-a", "--all", action="store_true", help="stopped apps too (state stopped)")
+    app_list.add_argument("--json", action="store_true", help="print JSON instead of a table")
     stop = app_commands.add_parser("stop", help="stop an app: its URLs answer 404, its containers end")
     stop.add_argument("name")
     logs = app_commands.add_parser("logs", help="show the output of an app's containers")
     logs.add_argument("name")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
+    logs.add_argument("--function", default="", metavar="F", help="only function F's lines")
+    logs.add_argument("--since", default="", metavar="AGE|TIME", help="only lines since, e.g. 10m, 2h")
+    logs.add_argument(
+        "--tail", type=int, default=0, metavar="N", help="only the last N lines (then new ones)"
+    )
+    logs.add_argument("--served", action="store_true", help="the `berth serve` app, when both exist")
     app_history = app_commands.add_parser("history", help="list an app's kept versions (the last 20)")
     app_history.add_argument("name")
     app_history.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -89,9 +109,29 @@ def _parser() -> argparse.ArgumentParser:
     secret_commands = secret.add_subparsers(dest="secret_command", required=True, metavar="SUBCOMMAND")
     create = secret_commands.add_parser("create", help="create a secret from KEY=VALUE pairs")
     create.add_argument("name")
-    create.add_argument("pairs", nargs="+", metavar="KEY=VALUE")
+    create.add_argument(
+        "pairs",
+        nargs="*",
+        metavar="KEY=VALUE|KEY",
+        help="a value; a bare KEY takes its value from stdin (asked for, unechoed, on a terminal)",
+    )
+    create.add_argument(
+        "--from-dotenv",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="KEY=VALUE lines of a .env file (-: stdin)",
+    )
+    create.add_argument(
+        "--from-json",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help='a JSON object {"KEY": "value"} (-: stdin)',
+    )
     create.add_argument("--force", action="store_true", help="replace an existing secret of that name")
-    secret_commands.add_parser("list", help="list secrets (names and keys, never values)")
+    secret_list = secret_commands.add_parser("list", help="list secrets (names and keys, never values)")
+    secret_list.add_argument("--json", action="store_true", help="print JSON instead of a table")
     delete = secret_commands.add_parser("delete", help="delete a secret")
     delete.add_argument("name")
 
@@ -117,11 +157,43 @@ def _parser() -> argparse.ArgumentParser:
     proxy_list.add_argument("--json", action="store_true", help="print JSON instead of a table")
     proxy_revoke = proxy_commands.add_parser("revoke", help="revoke: every edge refuses it within seconds")
     proxy_revoke.add_argument("key")
+
+    login = commands.add_parser(
+        "login", help="use a platform started elsewhere: write this machine's client config"
+    )
+    login.add_argument("--server", required=True, metavar="HOST:PORT", help="the deploy API's address")
+    login.add_argument("--token", required=True, metavar="T", help="an API token (-: read it from stdin)")
+    login.add_argument("--edge", default="", metavar="URL", help="the edge's URL, e.g. http://localhost:8000")
+    login.add_argument("--ca-file", default="", metavar="FILE", help="speak TLS to the API, trusting this CA")
+    login.add_argument(
+        "--home", type=Path, default=None, help="where to write (env BERTH_HOME, default ~/.berth)"
+    )
+
+    completion = commands.add_parser("completion", help="print a shell completion script")
+    completion.add_argument("shell", choices=("bash", "zsh"))
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("berth")
+    except PackageNotFoundError:  # run from a checkout without installing
+        return "unknown (not installed)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole CLI's parser, each command's --help ending with examples (examples.py)."""
+    from berth.cli import examples
+
+    parser = _parser()
+    examples.attach(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         sys.exit(_run(args))
     except Error as exc:
@@ -141,13 +213,31 @@ def _run(args: argparse.Namespace) -> int:
             rate_limit=args.rate_limit,
             max_parameter_sets=args.max_parameter_sets,
             redirect_after=args.redirect_after,
+            agents=args.agents,
         )
+    if args.command == "completion":
+        from berth.cli import completion
+
+        print(completion.script(build_parser(), args.shell), end="")
+        return 0
+    if args.command == "login":
+        from berth.cli import login
+        from berth.cli.config import ClientConfig
+
+        config = ClientConfig(
+            server=args.server,
+            token=login.read_token(args.token, sys.stdin),
+            edge_url=args.edge.rstrip("/"),
+            ca_file=str(Path(args.ca_file).resolve()) if args.ca_file else "",
+        )
+        login.print_logged_in(login.login(config, (args.home or home()).expanduser()), args.server)
+        return 0
     from berth.cli.client import Api
 
     if args.command == "deploy":
         from berth.cli.deploy import deploy_file
 
-        result = deploy_file(args.file, name=args.name, ephemeral=args.dev)
+        result = deploy_file(args.file, name=args.name, ephemeral=args.dev, verbose=args.verbose)
         print(
             f"{'served' if args.dev else 'deployed'} {result.app} (version {result.version})", file=sys.stderr
         )
@@ -185,10 +275,13 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "secret":
         if args.secret_command == "create":
-            secrets.create(api, args.name, args.pairs, force=args.force)
+            from berth.cli import secret_values
+
+            values = secret_values.gather(args.pairs, dotenv=args.from_dotenv, json_files=args.from_json)
+            secrets.create(api, args.name, values, force=args.force)
             print(f"created secret {args.name}")
         elif args.secret_command == "list":
-            secrets.print_secrets(secrets.list_secrets(api))
+            secrets.print_secrets(secrets.list_secrets(api), as_json=args.json)
         elif args.secret_command == "delete":
             secrets.delete(api, args.name)
             print(f"deleted secret {args.name}")
@@ -220,12 +313,16 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"{url.function}: also at custom domain {domain}", file=sys.stderr)
         return 0
     if args.app_command == "list":
-        apps.print_apps(apps.list_apps(api))
+        apps.print_apps(apps.list_apps(api, include_stopped=args.all), as_json=args.json)
     elif args.app_command == "stop":
         apps.stop_app(api, args.name)
         print(f"stopped {args.name}")
     elif args.app_command == "logs":
-        apps.print_logs(api, args.name, follow=args.follow)
+        from berth.cli import logs
+
+        since = logs.parse_since(args.since) if args.since else 0
+        query = logs.Query(args.name, args.follow, args.function, since, args.tail, ephemeral=args.served)
+        logs.print_logs(api, query)
     return 0
 
 

@@ -9,6 +9,7 @@ import sys
 
 import grpc
 
+from berth.cli import output
 from berth.cli.client import Api, translate
 from berth.v1 import control_pb2
 
@@ -55,14 +56,13 @@ def _time(ms: int) -> str | None:
 def print_tokens(tokens: list[control_pb2.ProxyAuthTokenSummary], *, as_json: bool) -> None:
     if as_json:
         rows = [{"key": t.key, "name": t.name, "created": _time(t.created_at_ms)} for t in tokens]
-        print(json.dumps(rows, indent=2))
+        output.print_json(rows)
         return
     if not tokens:
         print("no proxy-auth tokens")
         return
-    print(f"{'KEY':26} {'NAME':32} CREATED")
-    for token in tokens:
-        print(f"{token.key:26} {token.name or '-':32} {_time(token.created_at_ms) or '-'}")
+    table = [[t.key, t.name or "-", _time(t.created_at_ms) or "-"] for t in tokens]
+    output.print_table(["KEY", "NAME", "CREATED"], table)
 
 
 def revoke(api: Api, key: str) -> None:

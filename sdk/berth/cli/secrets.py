@@ -1,30 +1,23 @@
-"""`berth secret create|list|delete`. Values are sent once and never printed."""
+"""`berth secret create|list|delete`. Values are sent once and never printed.
+
+Values come from KEY=VALUE arguments, `--from-dotenv`/`--from-json` files or standard input
+(secret_values.py), so they need not land in shell history.
+"""
 
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import grpc
 
-from berth._errors import InvalidError
+from berth.cli import output
 from berth.cli.client import Api, translate
 from berth.v1 import control_pb2
 
 
-def parse_pairs(pairs: list[str]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise InvalidError(f"{pair.split('=', 1)[0]!r} is not KEY=VALUE")
-        values[key] = value
-    if not values:
-        raise InvalidError("give at least one KEY=VALUE")
-    return values
-
-
-def create(api: Api, name: str, pairs: list[str], *, force: bool) -> None:
-    request = control_pb2.CreateSecretRequest(name=name, values=parse_pairs(pairs), force=force)
+def create(api: Api, name: str, values: dict[str, str], *, force: bool) -> None:
+    request = control_pb2.CreateSecretRequest(name=name, values=values, force=force)
     try:
         api.control.CreateSecret(request, metadata=api.metadata)
     except grpc.RpcError as exc:
@@ -38,14 +31,26 @@ def list_secrets(api: Api) -> list[control_pb2.SecretSummary]:
         raise translate(exc) from None
 
 
-def print_secrets(secrets: list[control_pb2.SecretSummary]) -> None:
+def _time(ms: int) -> str | None:
+    if not ms:
+        return None
+    return datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC).isoformat(timespec="seconds")
+
+
+def secret_rows(secrets: list[control_pb2.SecretSummary]) -> list[dict[str, Any]]:
+    """What `--json` prints: names, creation and keys; never values."""
+    return [{"name": s.name, "created": _time(s.created_at_ms), "keys": list(s.keys)} for s in secrets]
+
+
+def print_secrets(secrets: list[control_pb2.SecretSummary], *, as_json: bool = False) -> None:
+    if as_json:
+        output.print_json(secret_rows(secrets))
+        return
     if not secrets:
         print("no secrets")
         return
-    print(f"{'NAME':32} {'CREATED':20} KEYS")
-    for secret in secrets:
-        created = datetime.datetime.fromtimestamp(secret.created_at_ms / 1000).isoformat(timespec="seconds")
-        print(f"{secret.name:32} {created:20} {', '.join(secret.keys)}")
+    rows = [[s.name, _time(s.created_at_ms) or "-", ", ".join(s.keys)] for s in secrets]
+    output.print_table(["NAME", "CREATED", "KEYS"], rows)
 
 
 def delete(api: Api, name: str) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime
-import json
 import sys
 
 import grpc
 
+from berth.cli import output
 from berth.cli.client import Api, translate
 from berth.v1 import control_pb2
 
@@ -45,15 +45,13 @@ def print_tokens(tokens: list[control_pb2.TokenSummary], *, as_json: bool) -> No
             {"name": t.name, "created": _time(t.created_at_ms), "last_used": _time(t.last_used_ms)}
             for t in tokens
         ]
-        print(json.dumps(rows, indent=2))
+        output.print_json(rows)
         return
     if not tokens:
         print("no tokens")
         return
-    print(f"{'NAME':32} {'CREATED':26} LAST USED")
-    for token in tokens:
-        created, used = _time(token.created_at_ms) or "-", _time(token.last_used_ms) or "never"
-        print(f"{token.name:32} {created:26} {used}")
+    table = [[t.name, _time(t.created_at_ms) or "-", _time(t.last_used_ms) or "never"] for t in tokens]
+    output.print_table(["NAME", "CREATED", "LAST USED"], table)
 
 
 def revoke(api: Api, name: str) -> None:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from berth.v1 import spec_pb2 as berth_dot_v1_dot_spec__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x62\x65rth/v1/build.proto\x12\x08\x62\x65rth.v1\x1a\x13\x62\x65rth/v1/spec.proto\"C\n\x0c\x42uildRequest\x12\"\n\x05image\x18\x01 \x01(\x0b\x32\x13.berth.v1.ImageSpec\x12\x0f\n\x07runtime\x18\x02 \x01(\t\"P\n\nBuildEvent\x12\x12\n\x08log_line\x18\x01 \x01(\tH\x00\x12%\n\x05image\x18\x02 \x01(\x0b\x32\x14.berth.v1.BuiltImageH\x00\x42\x07\n\x05\x65vent\"\xf4\x01\n\nBuiltImage\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\x11\n\tcache_hit\x18\x02 \x01(\x08\x12\x0e\n\x06python\x18\x03 \x01(\t\x12\x0c\n\x04root\x18\x04 \x01(\t\x12\x12\n\ndocker_tag\x18\x05 \x01(\t\x12*\n\x03\x65nv\x18\x06 \x03(\x0b\x32\x1d.berth.v1.BuiltImage.EnvEntry\x12\x0f\n\x07workdir\x18\x07 \x01(\t\x12\x13\n\x0bpython_path\x18\x08 \x03(\t\x12\x11\n\tinstalled\x18\t \x01(\r\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x32\x42\n\x07\x42uilder\x12\x37\n\x05\x42uild\x12\x16.berth.v1.BuildRequest\x1a\x14.berth.v1.BuildEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x62\x65rth/v1/build.proto\x12\x08\x62\x65rth.v1\x1a\x13\x62\x65rth/v1/spec.proto\"C\n\x0c\x42uildRequest\x12\"\n\x05image\x18\x01 \x01(\x0b\x32\x13.berth.v1.ImageSpec\x12\x0f\n\x07runtime\x18\x02 \x01(\t\"g\n\nBuildEvent\x12\x12\n\x08log_line\x18\x01 \x01(\tH\x00\x12%\n\x05image\x18\x02 \x01(\x0b\x32\x14.berth.v1.BuiltImageH\x00\x12\x15\n\x0b\x64\x65tail_line\x18\x03 \x01(\tH\x00\x42\x07\n\x05\x65vent\"\xf4\x01\n\nBuiltImage\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\x11\n\tcache_hit\x18\x02 \x01(\x08\x12\x0e\n\x06python\x18\x03 \x01(\t\x12\x0c\n\x04root\x18\x04 \x01(\t\x12\x12\n\ndocker_tag\x18\x05 \x01(\t\x12*\n\x03\x65nv\x18\x06 \x03(\x0b\x32\x1d.berth.v1.BuiltImage.EnvEntry\x12\x0f\n\x07workdir\x18\x07 \x01(\t\x12\x13\n\x0bpython_path\x18\x08 \x03(\t\x12\x11\n\tinstalled\x18\t \x01(\r\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x32\x42\n\x07\x42uilder\x12\x37\n\x05\x42uild\x12\x16.berth.v1.BuildRequest\x1a\x14.berth.v1.BuildEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,11 +37,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BUILDREQUEST']._serialized_start=55
   _globals['_BUILDREQUEST']._serialized_end=122
   _globals['_BUILDEVENT']._serialized_start=124
-  _globals['_BUILDEVENT']._serialized_end=204
-  _globals['_BUILTIMAGE']._serialized_start=207
-  _globals['_BUILTIMAGE']._serialized_end=451
-  _globals['_BUILTIMAGE_ENVENTRY']._serialized_start=409
-  _globals['_BUILTIMAGE_ENVENTRY']._serialized_end=451
-  _globals['_BUILDER']._serialized_start=453
-  _globals['_BUILDER']._serialized_end=519
+  _globals['_BUILDEVENT']._serialized_end=227
+  _globals['_BUILTIMAGE']._serialized_start=230
+  _globals['_BUILTIMAGE']._serialized_end=474
+  _globals['_BUILTIMAGE_ENVENTRY']._serialized_start=432
+  _globals['_BUILTIMAGE_ENVENTRY']._serialized_end=474
+  _globals['_BUILDER']._serialized_start=476
+  _globals['_BUILDER']._serialized_end=542
 # @@protoc_insertion_point(module_scope)

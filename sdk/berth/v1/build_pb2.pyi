@@ -16,12 +16,14 @@ class BuildRequest(_message.Message):
     def __init__(self, image: _Optional[_Union[_spec_pb2.ImageSpec, _Mapping]] = ..., runtime: _Optional[str] = ...) -> None: ...
 
 class BuildEvent(_message.Message):
-    __slots__ = ("log_line", "image")
+    __slots__ = ("log_line", "image", "detail_line")
     LOG_LINE_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_LINE_FIELD_NUMBER: _ClassVar[int]
     log_line: str
     image: BuiltImage
-    def __init__(self, log_line: _Optional[str] = ..., image: _Optional[_Union[BuiltImage, _Mapping]] = ...) -> None: ...
+    detail_line: str
+    def __init__(self, log_line: _Optional[str] = ..., image: _Optional[_Union[BuiltImage, _Mapping]] = ..., detail_line: _Optional[str] = ...) -> None: ...
 
 class BuiltImage(_message.Message):
     __slots__ = ("image_id", "cache_hit", "python", "root", "docker_tag", "env", "workdir", "python_path", "installed")

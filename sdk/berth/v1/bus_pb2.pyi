@@ -95,18 +95,22 @@ class ContainerStatus(_message.Message):
     def __init__(self, container_id: _Optional[str] = ..., pool: _Optional[_Union[PoolKey, _Mapping]] = ..., inflight: _Optional[int] = ..., idle_ms: _Optional[int] = ...) -> None: ...
 
 class AgentHeartbeat(_message.Message):
-    __slots__ = ("agent_id", "runtime", "containers", "capacity", "isolation")
+    __slots__ = ("agent_id", "runtime", "containers", "capacity", "isolation", "cpu", "memory_mib")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     RUNTIME_FIELD_NUMBER: _ClassVar[int]
     CONTAINERS_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_FIELD_NUMBER: _ClassVar[int]
     ISOLATION_FIELD_NUMBER: _ClassVar[int]
+    CPU_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_MIB_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     runtime: str
     containers: _containers.RepeatedCompositeFieldContainer[ContainerStatus]
     capacity: int
     isolation: str
-    def __init__(self, agent_id: _Optional[str] = ..., runtime: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[ContainerStatus, _Mapping]]] = ..., capacity: _Optional[int] = ..., isolation: _Optional[str] = ...) -> None: ...
+    cpu: float
+    memory_mib: int
+    def __init__(self, agent_id: _Optional[str] = ..., runtime: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[ContainerStatus, _Mapping]]] = ..., capacity: _Optional[int] = ..., isolation: _Optional[str] = ..., cpu: _Optional[float] = ..., memory_mib: _Optional[int] = ...) -> None: ...
 
 class ContainerExited(_message.Message):
     __slots__ = ("agent_id", "container_id", "exit_code", "message")
@@ -187,6 +191,24 @@ class EdgeHello(_message.Message):
     EDGE_ID_FIELD_NUMBER: _ClassVar[int]
     edge_id: str
     def __init__(self, edge_id: _Optional[str] = ...) -> None: ...
+
+class TokenCheck(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
+
+class TokenVerdict(_message.Message):
+    __slots__ = ("valid",)
+    VALID_FIELD_NUMBER: _ClassVar[int]
+    valid: bool
+    def __init__(self, valid: _Optional[bool] = ...) -> None: ...
+
+class MetricsSnapshot(_message.Message):
+    __slots__ = ("text",)
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: bytes
+    def __init__(self, text: _Optional[bytes] = ...) -> None: ...
 
 class Empty(_message.Message):
     __slots__ = ()

@@ -157,14 +157,16 @@ class DeployRequest(_message.Message):
     def __init__(self, app: _Optional[_Union[_spec_pb2.AppSpec, _Mapping]] = ..., bundle: _Optional[bytes] = ..., ephemeral: _Optional[bool] = ...) -> None: ...
 
 class DeployEvent(_message.Message):
-    __slots__ = ("log_line", "image", "result")
+    __slots__ = ("log_line", "image", "result", "detail_line")
     LOG_LINE_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_LINE_FIELD_NUMBER: _ClassVar[int]
     log_line: str
     image: ImageReady
     result: DeployResult
-    def __init__(self, log_line: _Optional[str] = ..., image: _Optional[_Union[ImageReady, _Mapping]] = ..., result: _Optional[_Union[DeployResult, _Mapping]] = ...) -> None: ...
+    detail_line: str
+    def __init__(self, log_line: _Optional[str] = ..., image: _Optional[_Union[ImageReady, _Mapping]] = ..., result: _Optional[_Union[DeployResult, _Mapping]] = ..., detail_line: _Optional[str] = ...) -> None: ...
 
 class ImageReady(_message.Message):
     __slots__ = ("image_id", "cache_hit", "installed")
@@ -197,11 +199,13 @@ class DeployResult(_message.Message):
     def __init__(self, app: _Optional[str] = ..., version: _Optional[int] = ..., urls: _Optional[_Iterable[_Union[FunctionUrl, _Mapping]]] = ...) -> None: ...
 
 class ListAppsRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("include_stopped",)
+    INCLUDE_STOPPED_FIELD_NUMBER: _ClassVar[int]
+    include_stopped: bool
+    def __init__(self, include_stopped: _Optional[bool] = ...) -> None: ...
 
 class AppSummary(_message.Message):
-    __slots__ = ("name", "version", "state", "ephemeral", "urls", "containers", "deployed_at_ms")
+    __slots__ = ("name", "version", "state", "ephemeral", "urls", "containers", "deployed_at_ms", "failing")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -209,6 +213,7 @@ class AppSummary(_message.Message):
     URLS_FIELD_NUMBER: _ClassVar[int]
     CONTAINERS_FIELD_NUMBER: _ClassVar[int]
     DEPLOYED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    FAILING_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     state: str
@@ -216,7 +221,20 @@ class AppSummary(_message.Message):
     urls: _containers.RepeatedCompositeFieldContainer[FunctionUrl]
     containers: int
     deployed_at_ms: int
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[str] = ..., ephemeral: _Optional[bool] = ..., urls: _Optional[_Iterable[_Union[FunctionUrl, _Mapping]]] = ..., containers: _Optional[int] = ..., deployed_at_ms: _Optional[int] = ...) -> None: ...
+    failing: _containers.RepeatedCompositeFieldContainer[FailingFunction]
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[str] = ..., ephemeral: _Optional[bool] = ..., urls: _Optional[_Iterable[_Union[FunctionUrl, _Mapping]]] = ..., containers: _Optional[int] = ..., deployed_at_ms: _Optional[int] = ..., failing: _Optional[_Iterable[_Union[FailingFunction, _Mapping]]] = ...) -> None: ...
+
+class FailingFunction(_message.Message):
+    __slots__ = ("function", "last_error", "failures", "retry_in_ms")
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_FIELD_NUMBER: _ClassVar[int]
+    RETRY_IN_MS_FIELD_NUMBER: _ClassVar[int]
+    function: str
+    last_error: str
+    failures: int
+    retry_in_ms: int
+    def __init__(self, function: _Optional[str] = ..., last_error: _Optional[str] = ..., failures: _Optional[int] = ..., retry_in_ms: _Optional[int] = ...) -> None: ...
 
 class ListAppsResponse(_message.Message):
     __slots__ = ("apps", "unisolated_agents")
@@ -239,30 +257,54 @@ class StopAppResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class AppLogsRequest(_message.Message):
-    __slots__ = ("name", "follow", "ephemeral")
+    __slots__ = ("name", "follow", "ephemeral", "function", "since_ms", "tail")
     NAME_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
     EPHEMERAL_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    SINCE_MS_FIELD_NUMBER: _ClassVar[int]
+    TAIL_FIELD_NUMBER: _ClassVar[int]
     name: str
     follow: bool
     ephemeral: bool
-    def __init__(self, name: _Optional[str] = ..., follow: _Optional[bool] = ..., ephemeral: _Optional[bool] = ...) -> None: ...
+    function: str
+    since_ms: int
+    tail: int
+    def __init__(self, name: _Optional[str] = ..., follow: _Optional[bool] = ..., ephemeral: _Optional[bool] = ..., function: _Optional[str] = ..., since_ms: _Optional[int] = ..., tail: _Optional[int] = ...) -> None: ...
 
 class LogLine(_message.Message):
-    __slots__ = ("time_ms", "app", "function", "container_id", "stream", "text")
+    __slots__ = ("time_ms", "app", "function", "container_id", "stream", "text", "params", "request_id", "access")
     TIME_MS_FIELD_NUMBER: _ClassVar[int]
     APP_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_FIELD_NUMBER: _ClassVar[int]
     time_ms: int
     app: str
     function: str
     container_id: str
     stream: str
     text: str
-    def __init__(self, time_ms: _Optional[int] = ..., app: _Optional[str] = ..., function: _Optional[str] = ..., container_id: _Optional[str] = ..., stream: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+    params: str
+    request_id: str
+    access: AccessEntry
+    def __init__(self, time_ms: _Optional[int] = ..., app: _Optional[str] = ..., function: _Optional[str] = ..., container_id: _Optional[str] = ..., stream: _Optional[str] = ..., text: _Optional[str] = ..., params: _Optional[str] = ..., request_id: _Optional[str] = ..., access: _Optional[_Union[AccessEntry, _Mapping]] = ...) -> None: ...
+
+class AccessEntry(_message.Message):
+    __slots__ = ("method", "path", "status", "duration_us")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DURATION_US_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    path: str
+    status: int
+    duration_us: int
+    def __init__(self, method: _Optional[str] = ..., path: _Optional[str] = ..., status: _Optional[int] = ..., duration_us: _Optional[int] = ...) -> None: ...
 
 class AppHistoryRequest(_message.Message):
     __slots__ = ("name",)

@@ -127,3 +127,21 @@ def test_bundle_contents() -> None:
     assert archive.namelist() == ["a.py", "b.py"]
     assert archive.read("a.py") == b"A"
     assert all(info.date_time == (1980, 1, 1, 0, 0, 0) for info in archive.infolist())
+
+
+@pytest.mark.parametrize("line", ["import modal", "from modal import App", "import modal.exception"])
+def test_an_unchanged_import_modal_gets_the_hint(tmp_path: Path, stem: str, line: str) -> None:
+    path = write(tmp_path, f"{stem}.py", f"{line}\n\napp = modal.App('demo')\n")
+    with pytest.raises(berth.InvalidError) as info:
+        load_app_file(path)
+    message = str(info.value)
+    assert "No module named 'modal" in message
+    assert "`import berth as modal`" in message
+
+
+def test_a_hosted_only_name_fails_the_load_with_its_feature(tmp_path: Path, stem: str) -> None:
+    text = "import berth as modal\n\napp = modal.App('demo')\nstore = modal.Dict.from_name('x')\n"
+    path = write(tmp_path, f"{stem}.py", text)
+    with pytest.raises(berth.InvalidError) as info:
+        load_app_file(path)
+    assert "NotSupportedError: distributed dicts (berth.Dict) is not supported by Berth" in str(info.value)

@@ -1,0 +1,101 @@
+"""Hosted-service names Berth does not implement: a NotSupportedError naming the feature and the
+alternative, on the module, the classes and their instances; other names stay AttributeErrors."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from typing import Any
+
+import pytest
+
+import berth
+import berth as modal
+from berth._compat import HOSTED_NAMES
+from berth.exception import NotSupportedError
+
+
+@pytest.fixture
+def function() -> Any:
+    app = modal.App("compat")
+
+    @app.function()
+    def f(x: int) -> int:
+        return x + 1
+
+    return f
+
+
+def _raises(get: Any) -> NotSupportedError:
+    with pytest.raises(NotSupportedError) as info:
+        get()
+    return info.value
+
+
+def test_function_calls_name_the_feature_and_the_way_out(function: Any) -> None:
+    for name in ("remote", "spawn", "map", "starmap", "remote_gen", "for_each"):
+        error = _raises(lambda name=name: getattr(function, name))
+        assert f"Function.{name}" in str(error) and "is not supported by Berth" in str(error)
+        assert "URL" in str(error)
+    assert function.local(1) == 2 and function(1) == 2  # what exists still works
+
+
+def test_class_level_lookups() -> None:
+    assert "Function.from_name" in str(_raises(lambda: modal.Function.from_name))
+    assert "Cls.from_name" in str(_raises(lambda: modal.Cls.from_name))
+    error = _raises(lambda: modal.Image.from_registry("python:3.12"))
+    assert "Image.from_registry" in str(error) and "debian_slim" in str(error)
+
+
+def test_image_methods() -> None:
+    image = modal.Image.debian_slim()
+    apt = _raises(lambda: image.apt_install("curl"))
+    assert apt.feature.startswith("Image.apt_install") and "pip_install" in apt.advice
+    assert "Image.run_commands" in str(_raises(lambda: image.run_commands("echo hi")))
+    assert image.pip_install("six").steps  # what exists still works
+
+
+def test_app_and_module_names() -> None:
+    assert "App.local_entrypoint" in str(_raises(lambda: modal.App().local_entrypoint))
+    assert "berth.Volume" in str(_raises(lambda: modal.Volume.from_name("v")))
+    assert "Secret.from_dotenv" in str(_raises(lambda: modal.Secret.from_dotenv()))
+
+
+def test_from_import_keeps_the_message() -> None:
+    # An AttributeError would turn into a bare "cannot import name"; this must not.
+    with pytest.raises(NotSupportedError, match=r"distributed queues \(berth.Queue\)"):
+        from berth import Queue  # noqa: F401
+
+
+def test_every_listed_name_raises_with_its_feature() -> None:
+    owners: dict[str, Any] = {
+        "berth": berth,
+        "App": berth.App,
+        "Function": berth.Function,
+        "Cls": berth.Cls,
+        "Image": berth.Image,
+        "Secret": berth.Secret,
+    }
+    for owner, names in HOSTED_NAMES.items():  # raising proves no real attribute shadows the entry
+        for name, (feature, advice) in names.items():
+            error = _raises(lambda owner=owner, name=name: getattr(owners[owner], name))
+            assert str(error) == f"{feature} is not supported by Berth: {advice}"
+            assert isinstance(error, berth.Error)
+
+
+def test_unknown_names_stay_attribute_errors(function: Any) -> None:
+    with pytest.raises(AttributeError, match="no attribute 'no_such_thing'"):
+        berth.no_such_thing  # noqa: B018
+    with pytest.raises(AttributeError):
+        function.no_such_thing  # noqa: B018
+    with pytest.raises(AttributeError):
+        berth.Image.no_such_thing  # noqa: B018
+    assert not hasattr(berth.Image.debian_slim(), "__deepcopy__")
+    image = berth.Image.debian_slim().pip_install("six")
+    assert copy.deepcopy(image) == image and pickle.loads(pickle.dumps(image)) == image
+
+
+def test_exception_module_is_the_hosted_one() -> None:
+    assert modal.exception.NotFoundError is berth.NotFoundError
+    assert modal.exception.InvalidError is berth.InvalidError
+    assert berth.NotSupportedError is NotSupportedError
