@@ -121,12 +121,6 @@ class Relay:
         for stream in list(self.streams.values()):
             stream.fail(503, BUS_LOST)
 
-    def fail_container(self, data_subject: str, status: int, message: str) -> None:
-        """Fails the streams in flight on one container, which can no longer answer them."""
-        for stream in list(self.streams.values()):
-            if stream.subject == data_subject:
-                stream.fail(status, message)
-
     def open(self) -> Stream:
         stream = Stream(self, next(self._ids))
         self.streams[stream.id] = stream

@@ -32,8 +32,6 @@ class AgentView:
     agent_id: str
     capacity: int
     seen: float = field(default_factory=time.monotonic)
-    containers: dict[str, bus_pb2.ContainerStatus] = field(default_factory=dict)
-    placed: int = 0  # containers the scheduler started here that heartbeats may not show yet
     isolation: str = ""  # as the agent reports it: "none" means its containers are not isolated
     cpu: float = 0.0  # cores it offers containers; 0: not counted
     memory_mib: int = 0  # MiB it offers containers; 0: not counted
@@ -52,7 +50,6 @@ class Agents:
         view.seen = self._clock() if now is None else now
         self._last_beat = max(self._last_beat, view.seen)
         view.capacity = beat.capacity
-        view.containers = {c.container_id: c for c in beat.containers}
         view.isolation = beat.isolation
         view.cpu = beat.cpu
         view.memory_mib = beat.memory_mib
