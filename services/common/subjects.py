@@ -40,6 +40,10 @@ def edge_control(edge_id: str) -> str:
     return f"berth.edge.{edge_id}.ctl"
 
 
+# Every edge listens here too (an edge id never starts with "_": services/edge/main.py).
+EVERY_EDGE = "_every"
+
+
 def edge_response(edge_id: str, stream_id: int) -> str:
     """Reply subject of one request stream: response frames for it come back here."""
     return f"berth.resp.{edge_id}.{stream_id}"

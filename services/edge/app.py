@@ -88,7 +88,8 @@ class Edge:
                     if pool.unused():
                         # Old versions' pools would otherwise pile up over many deploys.
                         self._pools.pop(pool_id(pool.key), None)
-            else:
+            elif not message.revoke.lost:
+                # (A lost container's revoke may reach every edge: only a holder answers.)
                 await self._released(cid)
         elif kind == "failure":
             failure = message.failure

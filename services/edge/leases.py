@@ -2,7 +2,9 @@
 
 A warm request takes a free slot here without any bus round trip to the scheduler. Requests that
 find no free slot queue in arrival order; the edge then tells the scheduler how many wait (Demand),
-and the scheduler answers by leasing more (booting containers if needed).
+and the scheduler answers by leasing more (booting containers if needed). Several edges may hold
+slots of one container: a later LeaseGrant for a container already held sets this edge's share
+of it, larger or smaller.
 
 The edge keeps a pool's state only while it holds a lease or a waiter there (`on_unused` tells the
 edge when neither is left), so its memory follows the scheduler's live pools: those go away once
@@ -179,8 +181,15 @@ class PoolSlots:
                 waiter.set_result(lease)
 
     def grant(self, grant: bus_pb2.LeaseGrant) -> None:
-        lease = Lease(grant.container_id, grant.data_subject, max(1, grant.slots))
-        self.leases[lease.container_id] = lease
+        """A lease, or a new share of one already held: `slots` is this edge's whole share of the
+        container, the scheduler dividing its slots among edges. A smaller share takes effect as
+        requests in flight there end (no new one starts past it); a larger one serves waiters now."""
+        lease = self.leases.get(grant.container_id)
+        if lease is None:
+            lease = Lease(grant.container_id, grant.data_subject, max(1, grant.slots))
+            self.leases[lease.container_id] = lease
+        else:
+            lease.slots = max(1, grant.slots)
         self._hand_over(lease)
         if self._waiting() > 0:
             self._asked_for = 0

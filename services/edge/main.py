@@ -116,6 +116,8 @@ def parse_config(argv: list[str] | None = None) -> EdgeConfig:
         max_connections=args.max_connections,
         max_connections_per_ip=args.max_connections_per_ip,
     )
+    if (args.edge_id or "").startswith("_") or "." in (args.edge_id or ""):
+        parser.error(f"--edge-id {args.edge_id!r}: may not start with '_' or contain '.'")
     return EdgeConfig(
         nats_url=args.nats_url,
         nats_seed_file=args.nats_seed_file,
@@ -179,6 +181,7 @@ async def serve(cfg: EdgeConfig, svc: service.Service) -> None:
         await edge.on_control(msg.data)
 
     await nc.subscribe(subjects.edge_control(cfg.edge_id), cb=on_control)
+    await nc.subscribe(subjects.edge_control(subjects.EVERY_EDGE), cb=on_control)
     await nc.flush(timeout=5)
     await _hello(cfg.edge_id, nc)
 

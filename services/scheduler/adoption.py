@@ -71,4 +71,4 @@ def lost(
 def releasable(container: ContainerRecord, edge_id: str) -> bool:
     """Whether `edge_id` releasing its lease frees the container: the holder did, or the holder was
     unknown (adopted) and an edge gave it back."""
-    return container.leased_to in (edge_id, UNKNOWN_HOLDER)
+    return edge_id in container.shares or container.leased_to in (edge_id, UNKNOWN_HOLDER)

@@ -2,8 +2,10 @@
 
 Edges hold leases on container slots, so a warm request never waits on the scheduler; the
 scheduler hears from an edge only when requests queue there (Demand) and answers with grants,
-booting containers as needed. Every decision is event-driven; the autoscaler's tick only ages
-idle containers and idle pools out.
+booting containers as needed. When edges queue for a pool with nothing free or booting, a
+container's slots are shared among them in proportion to their load (leasing.split; a LeaseGrant
+sets an edge's whole share, so a smaller one shrinks it). Every decision is event-driven; the
+autoscaler's tick only ages idle containers and idle pools out.
 
 Parameter sets are bounded here, where all edges' demand meets: a Demand for a new pool of a
 function that already has `max_parameter_sets` live ones is refused with a 429 before anything
@@ -134,7 +136,10 @@ class Assigner:
             for container in leasing.for_demand(pool, demand.edge_id, now):
                 await self._grant(pool, container, demand.edge_id)
             self._boot_as_needed(pool, to_load=True)
-            await self._share(pool, now)
+            if pool.max_inputs > 1:
+                await self._divide(pool, now)
+            else:
+                await self._share(pool, now)
             await self._fail_if_held_back(pool)
 
     async def on_released(self, released: bus_pb2.LeaseReleased) -> None:
@@ -142,7 +147,21 @@ class Assigner:
         if found is None:
             return
         pool, container = found
-        if not adoption.releasable(container, released.edge_id):
+        edge_id = released.edge_id
+        if edge_id in container.leaving and edge_id not in container.shares:
+            container.leaving.discard(edge_id)  # a share it gave up to other edges (_reshare)
+            return
+        if not adoption.releasable(container, edge_id):
+            return
+        container.shares.pop(edge_id, None)
+        container.leaving.discard(edge_id)
+        if container.shares:
+            # Other edges still hold it: they take the freed slots (or it drains once they're done).
+            container.leased_to = next(iter(container.shares))
+            if container.state is not State.DRAINING and not pool.retired:
+                demand = pool.demand(self._clock())
+                holders = {e: max(1, demand.get(e, 0)) for e in container.shares}
+                await self._reshare(pool, container, leasing.split(pool.max_inputs, holders))
             return
         container.leased_to = ""
         taker = self._recalled.pop(container.container_id, "")
@@ -169,9 +188,11 @@ class Assigner:
         for pool in self.pools.values():
             pool.loads.pop(hello.edge_id, None)
             for container in pool.containers.values():
-                if container.leased_to in (hello.edge_id, adoption.UNKNOWN_HOLDER):
-                    container.leased_to = ""
-                    if container.state is State.DRAINING:
+                container.leaving.discard(hello.edge_id)
+                held = container.shares.pop(hello.edge_id, None) is not None
+                if held or container.leased_to == adoption.UNKNOWN_HOLDER:
+                    container.leased_to = next(iter(container.shares), "")
+                    if not container.leased_to and container.state is State.DRAINING:
                         self._spawn(self._stop(pool, container))
 
     @property
@@ -362,6 +383,7 @@ class Assigner:
                     self.drain(pool, container, "scaled down after being idle")
                 else:
                     container.leased_to = ""
+                    container.shares.clear()
                     self._spawn(self._stop(pool, container))
             if pool.retired and not pool.containers:
                 del self.pools[pid]
@@ -475,10 +497,59 @@ class Assigner:
         """Containers of `pool` each edge holds, those asked back excluded."""
         held: dict[str, int] = {}
         for c in pool.containers.values():
-            holder = c.leased_to
-            if holder and holder != adoption.UNKNOWN_HOLDER and c.container_id not in self._recalled:
-                held[holder] = held.get(holder, 0) + 1
+            if c.container_id not in self._recalled:
+                for holder in c.shares:
+                    held[holder] = held.get(holder, 0) + 1
         return held
+
+    async def _divide(self, pool: Pool, now: float) -> None:
+        """With nothing free or booting for edges still queueing, splits containers' slots among
+        the edges that want them (leasing.reshare), rather than whole containers taking turns.
+        An edge queueing with no slot in the pool is offered a share of one container, the least
+        shared; holders rebalance by their load on every container someone queues for."""
+        if pool.retired or pool.unleased_ready() or pool.count(State.BOOTING):
+            return
+        waiting = pool.waiting(now)
+        if not waiting:
+            return
+        holding = {edge for c in pool.containers.values() for edge in c.shares}
+        needy = sorted(edge for edge in waiting if edge not in holding)
+        shared = [
+            c
+            for c in pool.containers.values()
+            if c.state is State.READY and c.shares and c.container_id not in self._recalled
+        ]
+        for container in sorted(shared, key=lambda c: (len(c.shares), c.inflight, c.container_id)):
+            shares = leasing.reshare(pool, container, needy, now)
+            if shares is not None:
+                needy = [edge for edge in needy if edge not in shares]
+                await self._reshare(pool, container, shares)
+
+    async def _reshare(self, pool: Pool, container: ContainerRecord, shares: dict[str, int]) -> None:
+        """Sets the container's slots per edge to `shares`. A LeaseGrant carries an edge's whole
+        share (a smaller one means "shrink to": the edge starts no more than that, and its requests
+        in flight finish); an edge left out gets a LeaseRevoke and answers once its requests end."""
+        for edge in [e for e in container.shares if e not in shares]:
+            del container.shares[edge]
+            container.leaving.add(edge)
+            await self._effects.revoke(edge, bus_pb2.LeaseRevoke(container_id=container.container_id))
+        # Shrinks go out before grows, so the container is oversubscribed as briefly as may be.
+        grows = sorted(shares.items(), key=lambda item: item[1] > container.shares.get(item[0], 0))
+        for edge, slots in grows:
+            before = container.shares.get(edge, 0)
+            if slots == before:
+                continue
+            container.shares[edge] = slots
+            if slots > before:
+                pool.took(edge, slots - before)
+            grant = bus_pb2.LeaseGrant(
+                pool=pool.key,
+                container_id=container.container_id,
+                data_subject=container.data_subject,
+                slots=slots,
+            )
+            await self._effects.grant(edge, grant)
+        container.leased_to = next(iter(container.shares), "")
 
     async def _share(self, pool: Pool, now: float) -> None:
         """With nothing free or booting for edges still queueing, asks one container back from the
@@ -501,6 +572,7 @@ class Assigner:
 
     async def _grant(self, pool: Pool, container: ContainerRecord, edge_id: str) -> None:
         container.leased_to = edge_id
+        container.shares = {edge_id: pool.max_inputs}
         self._recalled.pop(container.container_id, None)
         pool.took(edge_id, pool.max_inputs)
         grant = bus_pb2.LeaseGrant(
@@ -512,10 +584,15 @@ class Assigner:
         await self._effects.grant(edge_id, grant)
 
     async def _revoke(self, container: ContainerRecord, *, lost: bool = False) -> None:
-        if container.leased_to == adoption.UNKNOWN_HOLDER:
-            return  # no edge to tell: whichever holds it finds the container gone and drops it
         revoke = bus_pb2.LeaseRevoke(container_id=container.container_id, lost=lost)
-        await self._effects.revoke(container.leased_to, revoke)
+        if container.leased_to == adoption.UNKNOWN_HOLDER:
+            # Adopted after a restart: which edge holds it is not known. Requests in flight on a
+            # lost container would wait out the function's timeout, so every edge hears of it.
+            if lost:
+                await self._effects.revoke(subjects.EVERY_EDGE, revoke)
+            return
+        for edge_id in list(container.shares) or [container.leased_to]:
+            await self._effects.revoke(edge_id, revoke)
 
     async def _stop(self, pool: Pool, container: ContainerRecord) -> None:
         if pool.containers.pop(container.container_id, None) is None:

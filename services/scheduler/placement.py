@@ -10,8 +10,10 @@ from taking every heavy container. Among agents that fit, the one with the most 
 (spreading containers, so losing one agent loses the fewest), then the most free memory, then the
 id, so the choice is deterministic.
 
-Sharing: containers are leased to edges whole (all `max_inputs` slots). When several edges have
-requests waiting and no container is free or booting, holdings are evened out: a freed container
+Sharing: a free container is leased to one edge whole (all `max_inputs` slots). When several
+edges have requests waiting and no container is free or booting, a container of several slots is
+divided among them (leasing.split, Assigner._divide). Single-slot containers cannot be divided, so
+holdings are evened out: a freed container
 goes to the waiting edge holding the fewest (fair_offer), and one is asked back from the edge
 holding the most for an edge holding none or two fewer (take_back), so with a single container
 the edges take turns rather than the first one that asked keeping it.

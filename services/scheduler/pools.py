@@ -45,7 +45,13 @@ class ContainerRecord:
     agent_id: str
     state: State = State.BOOTING
     data_subject: str = ""
-    leased_to: str = ""  # edge id, "" when no edge holds it
+    leased_to: str = ""  # an edge holding slots of it (the only one unless shared), "" when none
+    # Slots each edge holds (sum <= the pool's max_inputs): several edges may share a container
+    # (leasing.split). Empty for an adopted container whose holder is unknown.
+    shares: dict[str, int] = field(default_factory=dict)
+    # Edges whose share was revoked to give it to others, until they answer LeaseReleased: one of
+    # them is not offered slots again before that, so its late release cannot void a new share.
+    leaving: set[str] = field(default_factory=set)
     inflight: int = 0
     idle_since: float = field(default_factory=time.monotonic)
     drain_reason: str = ""
@@ -111,6 +117,15 @@ class Pool:
 
     def waiting(self, now: float) -> dict[str, int]:
         return {edge: load.waiting for edge, load in self._fresh(now) if load.waiting > 0}
+
+    def demand(self, now: float) -> dict[str, int]:
+        """Each edge's fresh load on the pool (waiting + in flight): what a container's slots are
+        split by (leasing.split)."""
+        return {edge: load.waiting + load.inflight for edge, load in self._fresh(now)}
+
+    def inflight(self, now: float) -> dict[str, int]:
+        """Requests each edge lately reported running on the pool."""
+        return {edge: load.inflight for edge, load in self._fresh(now)}
 
     def took(self, edge_id: str, slots: int) -> None:
         """A lease went to `edge_id`: that many of its waiting requests are served."""

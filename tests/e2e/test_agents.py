@@ -224,3 +224,30 @@ def test_two_edges_share_one_container_instead_of_one_edge_keeping_it(
     print(
         f"\n[agents] two edges sharing one container (2 slots): {served[0]} and {served[1]} requests served"
     )
+
+
+def test_two_edges_use_one_containers_slots_at_the_same_time(three: Platform, second_edge: int) -> None:
+    url = three.deploy(APPS / "shared_slots.py")["web"]
+    # One container of 4 slots (max_containers=1); each edge sends 2 requests at once, and each
+    # request answers "together" only once 4 are inside the container at the same moment: both
+    # edges must hold a share of its slots at once. Taking turns, every one answers "alone".
+    target, host = direct(url)
+    other = target.replace(target.split("/")[2], f"127.0.0.1:{second_edge}", 1)
+    answers: list[tuple[int, str]] = []
+    lock = threading.Lock()
+
+    def call(address: str) -> None:
+        try:
+            with httpx.Client(timeout=90) as client:
+                response = client.get(address, headers={"host": host})
+                outcome = (response.status_code, response.text)
+        except httpx.HTTPError as exc:
+            outcome = (0, f"{type(exc).__name__}: {exc}")
+        with lock:
+            answers.append(outcome)
+
+    threads = [threading.Thread(target=call, args=(a,), daemon=True) for a in (target, other) * 2]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: len(answers) == len(threads), "every request to be answered", timeout=120)
+    assert answers == [(200, "together")] * 4, answers

@@ -226,3 +226,25 @@ async def test_dropped_lease_is_not_handed_to_waiters(sched: Scheduler, slots: P
     assert not handed_on, "the waiter was sent to a container that no longer exists"
     with pytest.raises(PoolFailed):
         await waiter
+
+
+async def test_a_smaller_share_takes_effect_as_requests_in_flight_end(
+    sched: Scheduler, slots: PoolSlots
+) -> None:
+    slots.grant(grant("c1", slots=4))
+    held = [await slots.acquire(timeout=1) for _ in range(4)]
+    slots.grant(grant("c1", slots=2))  # the scheduler shares the container with another edge
+    lease = slots.leases["c1"]
+    assert lease.inflight == 4 and lease.slots == 2
+    sched.gate.clear()
+    waiter = asyncio.ensure_future(slots.acquire(timeout=5))
+    slots.release(held[0])
+    slots.release(held[1])
+    await settle()
+    assert not waiter.done()  # 2 in flight: the share is full
+    slots.release(held[2])
+    assert (await waiter) is lease and lease.inflight == 2
+    slots.grant(grant("c1", slots=3))  # a larger share serves at once, without a new lease
+    assert slots.leases["c1"] is lease and lease.slots == 3
+    assert (await slots.acquire(timeout=1)) is lease and lease.inflight == 3
+    sched.gate.set()

@@ -122,7 +122,9 @@ async def test_a_function_no_agent_could_fit_fails_clearly() -> None:
 
 async def test_two_edges_take_turns_on_the_one_container_allowed() -> None:
     recorder, clock = Recorder(), Clock()
-    sched = make(recorder, clock, ["a1"], max_containers=1, max_inputs=4)
+    # One slot cannot be divided: the edges take turns. (Several slots are shared among the
+    # edges at once instead: tests/unit/scheduler/test_slot_sharing.py.)
+    sched = make(recorder, clock, ["a1"], max_containers=1, max_inputs=1)
     await demand(sched, "e1", waiting=8)
     [(edge, grant)] = recorder.grants
     assert edge == "e1"
