@@ -151,6 +151,12 @@ def _failures(outcomes: list[Outcome]) -> list[Outcome]:
     return [o for o in outcomes if not o.ok]
 
 
+def _costed(o: Outcome, service: str, whole: float) -> bool:
+    """Whether a failure is one a kill of `service` may cost though the request started after it."""
+    answered = o.status >= 500 or (service == "edge" and o.status == 0)
+    return o.started < whole and answered and "Timeout" not in o.detail
+
+
 def test_every_service_killed_in_turn_comes_back_and_the_app_keeps_answering(supervised: Platform) -> None:
     platform = supervised
     urls = platform.deploy(EXAMPLES / "hello.py")
@@ -173,10 +179,15 @@ def test_every_service_killed_in_turn_comes_back_and_the_app_keeps_answering(sup
                 # Adopted, not replaced: the same container answers.
                 assert container_pids(platform, "hello") == before
             else:
-                assert all(o in in_flight for o in failed), (
-                    f"{service} kill failed requests that were not in flight at it: "
-                    f"{[o for o in failed if o not in in_flight]}"
-                )
+                # What an agent kill may cost: requests in flight on it, including those sent in
+                # the moment before the bus noticed its dead connection (NATS still routed to it);
+                # they fail with an answer (502/503 naming why). An edge kill costs its open
+                # connections: a request sent on one just then is reset. Never a hang, and
+                # nothing sent once the platform answered again fails (checked below).
+                stray = [o for o in failed if o not in in_flight and not _costed(o, service, whole)]
+                assert not stray, f"{service} kill failed requests that were not in flight at it: {stray}"
+                hung = [o for o in failed if "Timeout" in o.detail]
+                assert not hung, f"{service} kill left requests unanswered until the client gave up: {hung}"
             recovered = load.between(whole, settled)
             assert recovered and not _failures(recovered), _failures(recovered)
 

@@ -24,13 +24,16 @@ import asyncio
 import hashlib
 import logging
 import os
+import signal
 import stat
 from collections.abc import Callable
 from pathlib import Path
 
 from berth._runtime import isolation as plans
+from berth._runtime import namespaces
 from services.agent.runtime import netns
 from services.agent.runtime.base import Capabilities, Container, Isolation, LaunchSpec, ProcessGroupContainer
+from services.agent.runtime.leftovers import Ledger
 from services.agent.runtime.zygote import Zygotes, ZygoteUnavailable, shadowing, startup_env
 from services.common import logs
 
@@ -162,12 +165,17 @@ class ProcessRuntime:
         self._home = home or Path.home() / ".berth"
         self._uids = UidRange.for_agent(self._home, agent_id) if isolation is Isolation.NAMESPACES else None
         self._zygotes = Zygotes() if zygotes else None
+        self._ledger = Ledger(self._home / "run" / f"containers-{agent_id or 'agent'}")
+        self._ledger.end_leftovers()
 
     async def launch(self, spec: LaunchSpec) -> Container:
         uids = self._uids
         uid = uids.take() if uids is not None else os.getuid()
 
+        ledger = self._ledger
+
         def release() -> None:
+            ledger.remove(spec.container_id)
             if uids is not None:
                 uids.give_back(uid)
 
@@ -178,12 +186,16 @@ class ProcessRuntime:
                     hand_over(spec, uid)
                 plan = isolation_plan(spec, isolation=self.capabilities.isolation, uid=uid, home=self._home)
                 env = {**spec.env, plans.PLAN_VARIABLE: plan.encode()}
-            return await self._start(spec, env, release)
+            container = await self._start(spec, env, release)
         except BaseException:
             release()
             raise
+        ledger.add(spec.container_id, container.pid)
+        return container
 
-    async def _start(self, spec: LaunchSpec, env: dict[str, str], release: Callable[[], None]) -> Container:
+    async def _start(
+        self, spec: LaunchSpec, env: dict[str, str], release: Callable[[], None]
+    ) -> ProcessGroupContainer:
         isolate = spec.isolate_network and self.capabilities.network_namespaces
         if self._zygotes is not None:
             try:
@@ -209,7 +221,7 @@ class ProcessRuntime:
         *,
         isolate: bool,
         release: Callable[[], None],
-    ) -> Container | None:
+    ) -> ProcessGroupContainer | None:
         zygote = await zygotes.get(spec.python, startup_env(spec.env))
         if zygote is None:
             return None
@@ -244,7 +256,7 @@ class ProcessRuntime:
 
     async def _spawn(
         self, spec: LaunchSpec, env: dict[str, str], *, isolate: bool, release: Callable[[], None]
-    ) -> Container:
+    ) -> ProcessGroupContainer:
         process = await asyncio.create_subprocess_exec(
             spec.python,
             "-m",
@@ -272,10 +284,12 @@ class ProcessRuntime:
 
 def _own_session() -> None:
     os.setsid()
+    # The container ends with the agent that started it (see berth._runtime.isolation's keeper).
+    namespaces.set_parent_death_signal(signal.SIGKILL)
 
 
 def _own_session_and_network() -> None:
-    os.setsid()
+    _own_session()
     netns.enter_new_network_namespace()
 
 
