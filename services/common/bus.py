@@ -23,7 +23,7 @@ import nats
 from google.protobuf.message import DecodeError, Message
 from nats.aio.client import Client, Server
 from nats.js import JetStreamContext
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NoKeysError, NotFoundError
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
@@ -180,12 +180,21 @@ async def get_record(kv: KeyValue, key: str, message_type: type[M]) -> M | None:
         return None
 
 
+async def kv_keys(kv: KeyValue) -> list[str]:
+    """The bucket's keys, deleted ones included (their reads find nothing), sorted.
+
+    Read from the stream's per-subject state: one JetStream API request. nats-py's `kv.keys()`
+    runs a watcher that decides from a consumer's pending count when the listing is over; under
+    load it can end before the first key and report a bucket that has records as empty (seen:
+    `secret list` and `proxy-auth list` answering "none" right after a create)."""
+    prefix = kv._pre  # noqa: SLF001 - "$KV.<bucket>.", the subjects the bucket's stream holds
+    info = await kv._js.stream_info(kv._stream, subjects_filter=f"{prefix}>")  # noqa: SLF001
+    return sorted(subject[len(prefix) :] for subject in (info.state.subjects or {}))
+
+
 async def records(kv: KeyValue, message_type: type[M]) -> list[tuple[str, M]]:
     """Every readable record of the bucket, with its key; [] for an empty bucket."""
-    try:
-        keys = await kv.keys()
-    except NoKeysError:
-        return []
+    keys = await kv_keys(kv)
     found = []
     for key in keys:
         record = await get_record(kv, key, message_type)

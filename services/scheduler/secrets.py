@@ -17,6 +17,7 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from berth.v1 import control_pb2, state_pb2
+from services.common import bus
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$")
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -80,10 +81,7 @@ class SecretStore:
         return dict(state_pb2.SecretValues.FromString(plaintext).values)
 
     async def summaries(self) -> list[control_pb2.SecretSummary]:
-        try:
-            names = sorted(await self._kv.keys())
-        except Exception:  # noqa: BLE001 - nats-py raises NoKeysError on an empty bucket
-            return []
+        names = await bus.kv_keys(self._kv)
         out = []
         for name in names:
             record = await self._get(name)

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 
-from nats.js.errors import KeyNotFoundError, NoKeysError
+from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from berth.v1 import bus_pb2, spec_pb2, state_pb2
@@ -230,9 +230,7 @@ async def _keys(kv: KeyValue, *, timeout: float = LOAD_TIMEOUT) -> list[str]:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         try:
-            return list(await kv.keys())
-        except NoKeysError:
-            return []
+            return await bus.kv_keys(kv)
         except Exception:  # noqa: BLE001 - timeouts, no responders while JetStream recovers
             if asyncio.get_running_loop().time() > deadline:
                 raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 
@@ -20,6 +21,10 @@ class MemoryKV:
         self.revision = 0
         self.gets = 0
         self.writes = 0
+        # What services.common.bus.kv_keys reads: the bucket's stream and its subjects' state.
+        self._pre = "$KV.memory."
+        self._stream = "KV_memory"
+        self._js = self
 
     def _next(self) -> int:
         self.revision += 1
@@ -52,3 +57,8 @@ class MemoryKV:
         if not self.data:
             raise NoKeysError
         return list(self.data)
+
+    async def stream_info(self, name: str, subjects_filter: str | None = None) -> SimpleNamespace:
+        assert name == self._stream and subjects_filter == f"{self._pre}>"
+        subjects = {f"{self._pre}{key}": 1 for key in self.data}
+        return SimpleNamespace(state=SimpleNamespace(subjects=subjects))

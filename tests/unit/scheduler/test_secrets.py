@@ -2,44 +2,14 @@
 
 import base64
 import os
-from dataclasses import dataclass
 
 import pytest
 from cryptography.exceptions import InvalidTag
-from nats.js.errors import KeyNotFoundError
 
 from services.scheduler.secrets import SecretError, SecretStore, parse_key
+from tests.unit.memory_kv import MemoryKV
 
 KEY = bytes(range(32))
-
-
-@dataclass
-class Entry:
-    key: str
-    value: bytes
-
-
-class MemoryKV:
-    """The four KeyValue methods SecretStore calls, kept in a dict."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, bytes] = {}
-
-    async def get(self, key: str) -> Entry:
-        if key not in self.data:
-            raise KeyNotFoundError
-        return Entry(key, self.data[key])
-
-    async def put(self, key: str, value: bytes) -> int:
-        self.data[key] = value
-        return len(self.data)
-
-    async def delete(self, key: str) -> bool:
-        self.data.pop(key, None)
-        return True
-
-    async def keys(self) -> list[str]:
-        return list(self.data)
 
 
 def store(kv: MemoryKV | None = None, key: bytes = KEY) -> SecretStore:
@@ -84,7 +54,7 @@ async def test_round_trip() -> None:
 async def test_stored_record_does_not_contain_the_value() -> None:
     kv = MemoryKV()
     await store(kv).create("api", {"TOKEN": "s3cr3t-plaintext-value"}, force=False)
-    assert b"s3cr3t-plaintext-value" not in kv.data["api"]
+    assert b"s3cr3t-plaintext-value" not in kv.data["api"].value
 
 
 async def test_summaries_list_keys_not_values() -> None:
