@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import sys
 from typing import Any
 
@@ -10,6 +9,7 @@ import grpc
 
 from berth.cli import output
 from berth.cli.client import Api, translate
+from berth.cli.output import iso_time
 from berth.v1 import control_pb2
 
 
@@ -22,12 +22,6 @@ def list_apps(api: Api, *, include_stopped: bool = False) -> control_pb2.ListApp
         raise translate(exc) from None
 
 
-def _time(ms: int) -> str | None:
-    if not ms:
-        return None
-    return datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC).isoformat(timespec="seconds")
-
-
 def app_rows(listing: control_pb2.ListAppsResponse) -> list[dict[str, Any]]:
     """What `--json` prints: one object per app."""
     return [
@@ -37,7 +31,7 @@ def app_rows(listing: control_pb2.ListAppsResponse) -> list[dict[str, Any]]:
             "state": app.state,
             "dev": app.ephemeral,
             "containers": app.containers,
-            "deployed": _time(app.deployed_at_ms),
+            "deployed": iso_time(app.deployed_at_ms),
             "urls": [
                 {"function": u.function, "url": u.url, "custom_domains": list(u.custom_domains)}
                 for u in app.urls

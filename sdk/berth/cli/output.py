@@ -7,6 +7,7 @@ either way, so scripts can split them; `--json` is the stable interface for scri
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import sys
@@ -95,3 +96,10 @@ def print_table(
 def print_json(value: Any) -> None:
     """`--json` output: indented, keys as given, one document on stdout."""
     print(json.dumps(value, indent=2))
+
+
+def iso_time(ms: int) -> str | None:
+    """A time in ms since the epoch as ISO 8601 UTC to the second; None for 0 (never)."""
+    if not ms:
+        return None
+    return datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC).isoformat(timespec="seconds")

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import sys
 
@@ -11,6 +10,7 @@ import grpc
 
 from berth.cli import output
 from berth.cli.client import Api, translate
+from berth.cli.output import iso_time
 from berth.v1 import control_pb2
 
 
@@ -47,21 +47,15 @@ def list_tokens(api: Api) -> list[control_pb2.ProxyAuthTokenSummary]:
     return list(response.tokens)
 
 
-def _time(ms: int) -> str | None:
-    if not ms:
-        return None
-    return datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC).isoformat(timespec="seconds")
-
-
 def print_tokens(tokens: list[control_pb2.ProxyAuthTokenSummary], *, as_json: bool) -> None:
     if as_json:
-        rows = [{"key": t.key, "name": t.name, "created": _time(t.created_at_ms)} for t in tokens]
+        rows = [{"key": t.key, "name": t.name, "created": iso_time(t.created_at_ms)} for t in tokens]
         output.print_json(rows)
         return
     if not tokens:
         print("no proxy-auth tokens")
         return
-    table = [[t.key, t.name or "-", _time(t.created_at_ms) or "-"] for t in tokens]
+    table = [[t.key, t.name or "-", iso_time(t.created_at_ms) or "-"] for t in tokens]
     output.print_table(["KEY", "NAME", "CREATED"], table)
 
 

@@ -6,13 +6,13 @@ Values come from KEY=VALUE arguments, `--from-dotenv`/`--from-json` files or sta
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 import grpc
 
 from berth.cli import output
 from berth.cli.client import Api, translate
+from berth.cli.output import iso_time
 from berth.v1 import control_pb2
 
 
@@ -31,15 +31,9 @@ def list_secrets(api: Api) -> list[control_pb2.SecretSummary]:
         raise translate(exc) from None
 
 
-def _time(ms: int) -> str | None:
-    if not ms:
-        return None
-    return datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC).isoformat(timespec="seconds")
-
-
 def secret_rows(secrets: list[control_pb2.SecretSummary]) -> list[dict[str, Any]]:
     """What `--json` prints: names, creation and keys; never values."""
-    return [{"name": s.name, "created": _time(s.created_at_ms), "keys": list(s.keys)} for s in secrets]
+    return [{"name": s.name, "created": iso_time(s.created_at_ms), "keys": list(s.keys)} for s in secrets]
 
 
 def print_secrets(secrets: list[control_pb2.SecretSummary], *, as_json: bool = False) -> None:
@@ -49,7 +43,7 @@ def print_secrets(secrets: list[control_pb2.SecretSummary], *, as_json: bool = F
     if not secrets:
         print("no secrets")
         return
-    rows = [[s.name, _time(s.created_at_ms) or "-", ", ".join(s.keys)] for s in secrets]
+    rows = [[s.name, iso_time(s.created_at_ms) or "-", ", ".join(s.keys)] for s in secrets]
     output.print_table(["NAME", "CREATED", "KEYS"], rows)
 
 

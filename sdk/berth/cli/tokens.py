@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime
 import sys
 
 import grpc
 
 from berth.cli import output
 from berth.cli.client import Api, translate
+from berth.cli.output import iso_time
 from berth.v1 import control_pb2
 
 
@@ -33,16 +33,10 @@ def list_tokens(api: Api) -> list[control_pb2.TokenSummary]:
         raise translate(exc) from None
 
 
-def _time(ms: int) -> str | None:
-    if not ms:
-        return None
-    return datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC).isoformat(timespec="seconds")
-
-
 def print_tokens(tokens: list[control_pb2.TokenSummary], *, as_json: bool) -> None:
     if as_json:
         rows = [
-            {"name": t.name, "created": _time(t.created_at_ms), "last_used": _time(t.last_used_ms)}
+            {"name": t.name, "created": iso_time(t.created_at_ms), "last_used": iso_time(t.last_used_ms)}
             for t in tokens
         ]
         output.print_json(rows)
@@ -50,7 +44,7 @@ def print_tokens(tokens: list[control_pb2.TokenSummary], *, as_json: bool) -> No
     if not tokens:
         print("no tokens")
         return
-    table = [[t.name, _time(t.created_at_ms) or "-", _time(t.last_used_ms) or "never"] for t in tokens]
+    table = [[t.name, iso_time(t.created_at_ms) or "-", iso_time(t.last_used_ms) or "never"] for t in tokens]
     output.print_table(["NAME", "CREATED", "LAST USED"], table)
 
 
