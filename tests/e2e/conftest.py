@@ -188,6 +188,23 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 60.0
 
 # The shared platform's cap on live parameter sets per function (default 16), low so that
 # test_parameter_sets.py reaches it with a few containers; other tests use at most 2 sets a function.
+# An app whose one function answers `answer` (after `?sleep=` seconds), written out per version by
+# the tests that deploy several versions of one app (history, redeploy).
+ANSWERING_APP = """
+import time
+
+import berth
+
+app = berth.App("{name}", image=berth.Image.debian_slim().pip_install("fastapi[standard]"))
+
+
+@app.function()
+@berth.fastapi_endpoint()
+def f(sleep: float = 0):
+    time.sleep(sleep)
+    return "{answer}"
+"""
+
 PARAMETER_SETS_CAP = 4
 # The shared platform's request-body stall timeout (default 30 s), short so that
 # test_flow_control.py sees the 408 soon; no other test's client pauses mid-body.

@@ -13,24 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.conftest import ANSWERING_APP as APP
 from tests.e2e.conftest import Platform, send, wait_until
 
 pytestmark = pytest.mark.xdist_group("history")
 
-APP = """
-import time
-
-import berth
-
-app = berth.App("{name}", image=berth.Image.debian_slim().pip_install("fastapi[standard]"))
-
-
-@app.function()
-@berth.fastapi_endpoint()
-def f(sleep: float = 0):
-    time.sleep(sleep)
-    return "{answer}"
-"""
 
 
 def _write(tmp_path: Path, name: str, answer: str) -> Path:

@@ -13,25 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import ANSWERING_APP as APP
 from tests.e2e.conftest import Platform, wait_until
 from tests.e2e.traffic import load
 
 pytestmark = pytest.mark.xdist_group("redeploy")
 
-APP = """
-import time
-
-import berth
-
-app = berth.App("{name}", image=berth.Image.debian_slim().pip_install("fastapi[standard]"))
-
-
-@app.function()
-@berth.fastapi_endpoint()
-def f(sleep: float = 0):
-    time.sleep(sleep)
-    return "{answer}"
-"""
 # Imports fine on the CLI's side (the deploy reads the spec from it), fails in the container.
 BROKEN = """
 import berth
