@@ -34,3 +34,13 @@ class Recorder:
 
     async def stop(self, agent_id: str, order: bus_pb2.StopOrder, timeout: float) -> None:
         self.stops.append((agent_id, order))
+
+
+class Clock:
+    """Time the Assigner reads, moved by the test (`clock.now += 1.0`)."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

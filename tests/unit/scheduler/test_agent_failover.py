@@ -12,17 +12,9 @@ from services.scheduler.assignment import Assigner
 from services.scheduler.pools import State
 from services.scheduler.state import AppStore
 from tests.unit.memory_kv import MemoryKV
-from tests.unit.scheduler.recorder import Recorder
+from tests.unit.scheduler.recorder import Clock, Recorder
 
 KEY = bus_pb2.PoolKey(app="live.a", function="web", version=1)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def make(recorder: Recorder, clock: Clock, agents: list[str], **scaling: float) -> Assigner:

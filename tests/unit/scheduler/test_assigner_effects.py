@@ -11,18 +11,10 @@ from services.scheduler.assignment import Assigner
 from services.scheduler.backoff import BASE
 from services.scheduler.state import AppStore
 from tests.unit.memory_kv import MemoryKV
-from tests.unit.scheduler.recorder import Recorder
+from tests.unit.scheduler.recorder import Clock, Recorder
 
 ERROR = "RuntimeError: db down (at /srv/code/app.py:3)"
 KEY = bus_pb2.PoolKey(app="live.a", function="web", version=1)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def make(recorder: Recorder, clock: Clock, **scaling: int) -> Assigner:

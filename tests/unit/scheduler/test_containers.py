@@ -5,14 +5,7 @@ from __future__ import annotations
 from berth.v1 import bus_pb2, spec_pb2
 from services.scheduler.containers import ContainerAges, app_name, find, summaries
 from services.scheduler.pools import ContainerRecord, Pool, State
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.scheduler.recorder import Clock
 
 
 def beat(agent: str, *ids: str) -> bus_pb2.AgentHeartbeat:
@@ -29,7 +22,7 @@ def pool(app: str, function: str, version: int, params: str = "", max_inputs: in
 
 
 def test_ages_count_from_the_first_heartbeat_and_forget_what_stopped() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     ages = ContainerAges(clock)
     assert ages.age_ms("a1", "c1") == 0, "never seen: still booting"
     ages.observe(beat("a1", "c1"))
@@ -43,7 +36,7 @@ def test_ages_count_from_the_first_heartbeat_and_forget_what_stopped() -> None:
 
 
 def test_summaries_filter_by_app_and_carry_each_field() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     ages = ContainerAges(clock)
     web = pool("live.shop", "web", 3, max_inputs=4)
     web.containers["c2"] = ContainerRecord("c2", "a1", state=State.READY, inflight=2)

@@ -7,8 +7,8 @@ from __future__ import annotations
 from berth.v1 import bus_pb2
 from services.common import subjects
 from services.scheduler.adoption import MISSING_GRACE
-from tests.unit.scheduler.recorder import Recorder
-from tests.unit.scheduler.test_agent_failover import KEY, Clock, make, settle
+from tests.unit.scheduler.recorder import Clock, Recorder
+from tests.unit.scheduler.test_agent_failover import KEY, make, settle
 
 
 async def test_a_lost_adopted_container_is_revoked_at_every_edge() -> None:

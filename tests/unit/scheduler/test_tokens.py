@@ -21,16 +21,9 @@ from services.scheduler.tokens import (
     TokenStore,
 )
 from tests.unit.memory_kv import MemoryKV
+from tests.unit.scheduler.recorder import Clock
 
 KEY = bytes(range(32))
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def store(kv: MemoryKV, wall: Clock | None = None, mono: Clock | None = None) -> TokenStore:
