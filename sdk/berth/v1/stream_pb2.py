@@ -24,39 +24,51 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x62\x65rth/v1/stream.proto\x12\x08\x62\x65rth.v1\"%\n\x06Header\x12\x0c\n\x04name\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c\"\x9f\x02\n\x0bRequestHead\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0e\n\x06scheme\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x10\n\x08raw_path\x18\x04 \x01(\x0c\x12\x14\n\x0cquery_string\x18\x05 \x01(\x0c\x12!\n\x07headers\x18\x06 \x03(\x0b\x32\x10.berth.v1.Header\x12\x13\n\x0b\x63lient_host\x18\x07 \x01(\t\x12\x13\n\x0b\x63lient_port\x18\x08 \x01(\r\x12\x14\n\x0chttp_version\x18\t \x01(\t\x12\x11\n\twebsocket\x18\n \x01(\x08\x12\x14\n\x0csubprotocols\x18\x0b \x03(\t\x12\x13\n\x0btraceparent\x18\x0c \x01(\t\x12\x0c\n\x04\x62ody\x18\r \x01(\x0c\x12\x0b\n\x03\x65nd\x18\x0e \x01(\x08\"\\\n\x0cResponseHead\x12\x0e\n\x06status\x18\x01 \x01(\r\x12!\n\x07headers\x18\x02 \x03(\x0b\x32\x10.berth.v1.Header\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\x12\x0b\n\x03\x65nd\x18\x04 \x01(\x08\"\"\n\x05\x43hunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x08\"\x17\n\x06\x43redit\x12\r\n\x05\x62ytes\x18\x01 \x01(\x04\"\x08\n\x06\x43\x61ncel\".\n\x0bStreamError\x12\x0e\n\x06status\x18\x01 \x01(\r\x12\x0f\n\x07message\x18\x02 \x01(\t\"I\n\x0fWebSocketAccept\x12\x13\n\x0bsubprotocol\x18\x01 \x01(\t\x12!\n\x07headers\x18\x02 \x03(\x0b\x32\x10.berth.v1.Header\"<\n\x10WebSocketMessage\x12\x10\n\x06\x62inary\x18\x01 \x01(\x0cH\x00\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x42\x06\n\x04\x64\x61ta\".\n\x0eWebSocketClose\x12\x0c\n\x04\x63ode\x18\x01 \x01(\r\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x1a\n\x0bRunnerReady\x12\x0b\n\x03pid\x18\x01 \x01(\r\"\x1f\n\x0cRunnerFailed\x12\x0f\n\x07message\x18\x01 \x01(\t\"\'\n\x0eRunnerShutdown\x12\x15\n\rgrace_seconds\x18\x01 \x01(\x01\"\xc0\x04\n\x05\x46rame\x12\x0e\n\x06stream\x18\x01 \x01(\x04\x12(\n\x07request\x18\x02 \x01(\x0b\x32\x15.berth.v1.RequestHeadH\x00\x12\x1f\n\x04\x62ody\x18\x03 \x01(\x0b\x32\x0f.berth.v1.ChunkH\x00\x12*\n\x08response\x18\x04 \x01(\x0b\x32\x16.berth.v1.ResponseHeadH\x00\x12(\n\rresponse_body\x18\x05 \x01(\x0b\x32\x0f.berth.v1.ChunkH\x00\x12\"\n\x06\x63redit\x18\x06 \x01(\x0b\x32\x10.berth.v1.CreditH\x00\x12\"\n\x06\x63\x61ncel\x18\x07 \x01(\x0b\x32\x10.berth.v1.CancelH\x00\x12&\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x15.berth.v1.StreamErrorH\x00\x12.\n\tws_accept\x18\t \x01(\x0b\x32\x19.berth.v1.WebSocketAcceptH\x00\x12\x30\n\nws_message\x18\n \x01(\x0b\x32\x1a.berth.v1.WebSocketMessageH\x00\x12,\n\x08ws_close\x18\x0b \x01(\x0b\x32\x18.berth.v1.WebSocketCloseH\x00\x12&\n\x05ready\x18\x0c \x01(\x0b\x32\x15.berth.v1.RunnerReadyH\x00\x12(\n\x06\x66\x61iled\x18\r \x01(\x0b\x32\x16.berth.v1.RunnerFailedH\x00\x12,\n\x08shutdown\x18\x0e \x01(\x0b\x32\x18.berth.v1.RunnerShutdownH\x00\x42\x06\n\x04kindb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x62\x65rth/v1/stream.proto\x12\x08\x62\x65rth.v1\"%\n\x06Header\x12\x0c\n\x04name\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c\"\xdb\x02\n\x0bRequestHead\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0e\n\x06scheme\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x10\n\x08raw_path\x18\x04 \x01(\x0c\x12\x14\n\x0cquery_string\x18\x05 \x01(\x0c\x12!\n\x07headers\x18\x06 \x03(\x0b\x32\x10.berth.v1.Header\x12\x13\n\x0b\x63lient_host\x18\x07 \x01(\t\x12\x13\n\x0b\x63lient_port\x18\x08 \x01(\r\x12\x14\n\x0chttp_version\x18\t \x01(\t\x12\x11\n\twebsocket\x18\n \x01(\x08\x12\x14\n\x0csubprotocols\x18\x0b \x03(\t\x12\x13\n\x0btraceparent\x18\x0c \x01(\t\x12\x0c\n\x04\x62ody\x18\r \x01(\x0c\x12\x0b\n\x03\x65nd\x18\x0e \x01(\x08\x12 \n\x04\x63\x61ll\x18\x0f \x01(\x0b\x32\x12.berth.v1.CallHead\x12\x18\n\x10\x63\x61ller_container\x18\x10 \x01(\t\"\xec\x01\n\x08\x43\x61llHead\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12\x10\n\x08\x66unction\x18\x02 \x01(\t\x12\x0b\n\x03\x64\x65v\x18\x03 \x01(\x08\x12\x36\n\nparameters\x18\x04 \x03(\x0b\x32\".berth.v1.CallHead.ParametersEntry\x12\x11\n\tgenerator\x18\x05 \x01(\x08\x12\r\n\x05spawn\x18\x06 \x01(\x08\x12\x11\n\tresult_of\x18\x07 \x01(\t\x12\x14\n\x0cwait_seconds\x18\x08 \x01(\x01\x1a\x31\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x19\n\tCallInput\x12\x0c\n\x04\x61rgs\x18\x01 \x01(\x0c\"P\n\tCallError\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\ttraceback\x18\x03 \x01(\t\x12\x11\n\texception\x18\x04 \x01(\x0c\"m\n\nCallOutput\x12\x0f\n\x05value\x18\x01 \x01(\x0cH\x00\x12$\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x13.berth.v1.CallErrorH\x00\x12\r\n\x03\x65nd\x18\x03 \x01(\x08H\x00\x12\x11\n\x07\x63\x61ll_id\x18\x04 \x01(\tH\x00\x42\x06\n\x04kind\"\\\n\x0cResponseHead\x12\x0e\n\x06status\x18\x01 \x01(\r\x12!\n\x07headers\x18\x02 \x03(\x0b\x32\x10.berth.v1.Header\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\x12\x0b\n\x03\x65nd\x18\x04 \x01(\x08\"\"\n\x05\x43hunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x08\"\x17\n\x06\x43redit\x12\r\n\x05\x62ytes\x18\x01 \x01(\x04\"\x08\n\x06\x43\x61ncel\".\n\x0bStreamError\x12\x0e\n\x06status\x18\x01 \x01(\r\x12\x0f\n\x07message\x18\x02 \x01(\t\"I\n\x0fWebSocketAccept\x12\x13\n\x0bsubprotocol\x18\x01 \x01(\t\x12!\n\x07headers\x18\x02 \x03(\x0b\x32\x10.berth.v1.Header\"<\n\x10WebSocketMessage\x12\x10\n\x06\x62inary\x18\x01 \x01(\x0cH\x00\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x42\x06\n\x04\x64\x61ta\".\n\x0eWebSocketClose\x12\x0c\n\x04\x63ode\x18\x01 \x01(\r\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x1a\n\x0bRunnerReady\x12\x0b\n\x03pid\x18\x01 \x01(\r\"\x1f\n\x0cRunnerFailed\x12\x0f\n\x07message\x18\x01 \x01(\t\"\'\n\x0eRunnerShutdown\x12\x15\n\rgrace_seconds\x18\x01 \x01(\x01\"\xc0\x04\n\x05\x46rame\x12\x0e\n\x06stream\x18\x01 \x01(\x04\x12(\n\x07request\x18\x02 \x01(\x0b\x32\x15.berth.v1.RequestHeadH\x00\x12\x1f\n\x04\x62ody\x18\x03 \x01(\x0b\x32\x0f.berth.v1.ChunkH\x00\x12*\n\x08response\x18\x04 \x01(\x0b\x32\x16.berth.v1.ResponseHeadH\x00\x12(\n\rresponse_body\x18\x05 \x01(\x0b\x32\x0f.berth.v1.ChunkH\x00\x12\"\n\x06\x63redit\x18\x06 \x01(\x0b\x32\x10.berth.v1.CreditH\x00\x12\"\n\x06\x63\x61ncel\x18\x07 \x01(\x0b\x32\x10.berth.v1.CancelH\x00\x12&\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x15.berth.v1.StreamErrorH\x00\x12.\n\tws_accept\x18\t \x01(\x0b\x32\x19.berth.v1.WebSocketAcceptH\x00\x12\x30\n\nws_message\x18\n \x01(\x0b\x32\x1a.berth.v1.WebSocketMessageH\x00\x12,\n\x08ws_close\x18\x0b \x01(\x0b\x32\x18.berth.v1.WebSocketCloseH\x00\x12&\n\x05ready\x18\x0c \x01(\x0b\x32\x15.berth.v1.RunnerReadyH\x00\x12(\n\x06\x66\x61iled\x18\r \x01(\x0b\x32\x16.berth.v1.RunnerFailedH\x00\x12,\n\x08shutdown\x18\x0e \x01(\x0b\x32\x18.berth.v1.RunnerShutdownH\x00\x42\x06\n\x04kindb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'berth.v1.stream_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_CALLHEAD_PARAMETERSENTRY']._loaded_options = None
+  _globals['_CALLHEAD_PARAMETERSENTRY']._serialized_options = b'8\001'
   _globals['_HEADER']._serialized_start=35
   _globals['_HEADER']._serialized_end=72
   _globals['_REQUESTHEAD']._serialized_start=75
-  _globals['_REQUESTHEAD']._serialized_end=362
-  _globals['_RESPONSEHEAD']._serialized_start=364
-  _globals['_RESPONSEHEAD']._serialized_end=456
-  _globals['_CHUNK']._serialized_start=458
-  _globals['_CHUNK']._serialized_end=492
-  _globals['_CREDIT']._serialized_start=494
-  _globals['_CREDIT']._serialized_end=517
-  _globals['_CANCEL']._serialized_start=519
-  _globals['_CANCEL']._serialized_end=527
-  _globals['_STREAMERROR']._serialized_start=529
-  _globals['_STREAMERROR']._serialized_end=575
-  _globals['_WEBSOCKETACCEPT']._serialized_start=577
-  _globals['_WEBSOCKETACCEPT']._serialized_end=650
-  _globals['_WEBSOCKETMESSAGE']._serialized_start=652
-  _globals['_WEBSOCKETMESSAGE']._serialized_end=712
-  _globals['_WEBSOCKETCLOSE']._serialized_start=714
-  _globals['_WEBSOCKETCLOSE']._serialized_end=760
-  _globals['_RUNNERREADY']._serialized_start=762
-  _globals['_RUNNERREADY']._serialized_end=788
-  _globals['_RUNNERFAILED']._serialized_start=790
-  _globals['_RUNNERFAILED']._serialized_end=821
-  _globals['_RUNNERSHUTDOWN']._serialized_start=823
-  _globals['_RUNNERSHUTDOWN']._serialized_end=862
-  _globals['_FRAME']._serialized_start=865
-  _globals['_FRAME']._serialized_end=1441
+  _globals['_REQUESTHEAD']._serialized_end=422
+  _globals['_CALLHEAD']._serialized_start=425
+  _globals['_CALLHEAD']._serialized_end=661
+  _globals['_CALLHEAD_PARAMETERSENTRY']._serialized_start=612
+  _globals['_CALLHEAD_PARAMETERSENTRY']._serialized_end=661
+  _globals['_CALLINPUT']._serialized_start=663
+  _globals['_CALLINPUT']._serialized_end=688
+  _globals['_CALLERROR']._serialized_start=690
+  _globals['_CALLERROR']._serialized_end=770
+  _globals['_CALLOUTPUT']._serialized_start=772
+  _globals['_CALLOUTPUT']._serialized_end=881
+  _globals['_RESPONSEHEAD']._serialized_start=883
+  _globals['_RESPONSEHEAD']._serialized_end=975
+  _globals['_CHUNK']._serialized_start=977
+  _globals['_CHUNK']._serialized_end=1011
+  _globals['_CREDIT']._serialized_start=1013
+  _globals['_CREDIT']._serialized_end=1036
+  _globals['_CANCEL']._serialized_start=1038
+  _globals['_CANCEL']._serialized_end=1046
+  _globals['_STREAMERROR']._serialized_start=1048
+  _globals['_STREAMERROR']._serialized_end=1094
+  _globals['_WEBSOCKETACCEPT']._serialized_start=1096
+  _globals['_WEBSOCKETACCEPT']._serialized_end=1169
+  _globals['_WEBSOCKETMESSAGE']._serialized_start=1171
+  _globals['_WEBSOCKETMESSAGE']._serialized_end=1231
+  _globals['_WEBSOCKETCLOSE']._serialized_start=1233
+  _globals['_WEBSOCKETCLOSE']._serialized_end=1279
+  _globals['_RUNNERREADY']._serialized_start=1281
+  _globals['_RUNNERREADY']._serialized_end=1307
+  _globals['_RUNNERFAILED']._serialized_start=1309
+  _globals['_RUNNERFAILED']._serialized_end=1340
+  _globals['_RUNNERSHUTDOWN']._serialized_start=1342
+  _globals['_RUNNERSHUTDOWN']._serialized_end=1381
+  _globals['_FRAME']._serialized_start=1384
+  _globals['_FRAME']._serialized_end=1960
 # @@protoc_insertion_point(module_scope)

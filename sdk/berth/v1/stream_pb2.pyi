@@ -15,7 +15,7 @@ class Header(_message.Message):
     def __init__(self, name: _Optional[bytes] = ..., value: _Optional[bytes] = ...) -> None: ...
 
 class RequestHead(_message.Message):
-    __slots__ = ("method", "scheme", "path", "raw_path", "query_string", "headers", "client_host", "client_port", "http_version", "websocket", "subprotocols", "traceparent", "body", "end")
+    __slots__ = ("method", "scheme", "path", "raw_path", "query_string", "headers", "client_host", "client_port", "http_version", "websocket", "subprotocols", "traceparent", "body", "end", "call", "caller_container")
     METHOD_FIELD_NUMBER: _ClassVar[int]
     SCHEME_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,8 @@ class RequestHead(_message.Message):
     TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
     BODY_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
+    CALL_FIELD_NUMBER: _ClassVar[int]
+    CALLER_CONTAINER_FIELD_NUMBER: _ClassVar[int]
     method: str
     scheme: str
     path: str
@@ -44,7 +46,66 @@ class RequestHead(_message.Message):
     traceparent: str
     body: bytes
     end: bool
-    def __init__(self, method: _Optional[str] = ..., scheme: _Optional[str] = ..., path: _Optional[str] = ..., raw_path: _Optional[bytes] = ..., query_string: _Optional[bytes] = ..., headers: _Optional[_Iterable[_Union[Header, _Mapping]]] = ..., client_host: _Optional[str] = ..., client_port: _Optional[int] = ..., http_version: _Optional[str] = ..., websocket: _Optional[bool] = ..., subprotocols: _Optional[_Iterable[str]] = ..., traceparent: _Optional[str] = ..., body: _Optional[bytes] = ..., end: _Optional[bool] = ...) -> None: ...
+    call: CallHead
+    caller_container: str
+    def __init__(self, method: _Optional[str] = ..., scheme: _Optional[str] = ..., path: _Optional[str] = ..., raw_path: _Optional[bytes] = ..., query_string: _Optional[bytes] = ..., headers: _Optional[_Iterable[_Union[Header, _Mapping]]] = ..., client_host: _Optional[str] = ..., client_port: _Optional[int] = ..., http_version: _Optional[str] = ..., websocket: _Optional[bool] = ..., subprotocols: _Optional[_Iterable[str]] = ..., traceparent: _Optional[str] = ..., body: _Optional[bytes] = ..., end: _Optional[bool] = ..., call: _Optional[_Union[CallHead, _Mapping]] = ..., caller_container: _Optional[str] = ...) -> None: ...
+
+class CallHead(_message.Message):
+    __slots__ = ("app", "function", "dev", "parameters", "generator", "spawn", "result_of", "wait_seconds")
+    class ParametersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    APP_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    DEV_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    GENERATOR_FIELD_NUMBER: _ClassVar[int]
+    SPAWN_FIELD_NUMBER: _ClassVar[int]
+    RESULT_OF_FIELD_NUMBER: _ClassVar[int]
+    WAIT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    app: str
+    function: str
+    dev: bool
+    parameters: _containers.ScalarMap[str, str]
+    generator: bool
+    spawn: bool
+    result_of: str
+    wait_seconds: float
+    def __init__(self, app: _Optional[str] = ..., function: _Optional[str] = ..., dev: _Optional[bool] = ..., parameters: _Optional[_Mapping[str, str]] = ..., generator: _Optional[bool] = ..., spawn: _Optional[bool] = ..., result_of: _Optional[str] = ..., wait_seconds: _Optional[float] = ...) -> None: ...
+
+class CallInput(_message.Message):
+    __slots__ = ("args",)
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    args: bytes
+    def __init__(self, args: _Optional[bytes] = ...) -> None: ...
+
+class CallError(_message.Message):
+    __slots__ = ("type", "message", "traceback", "exception")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    TRACEBACK_FIELD_NUMBER: _ClassVar[int]
+    EXCEPTION_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    message: str
+    traceback: str
+    exception: bytes
+    def __init__(self, type: _Optional[str] = ..., message: _Optional[str] = ..., traceback: _Optional[str] = ..., exception: _Optional[bytes] = ...) -> None: ...
+
+class CallOutput(_message.Message):
+    __slots__ = ("value", "error", "end", "call_id")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    value: bytes
+    error: CallError
+    end: bool
+    call_id: str
+    def __init__(self, value: _Optional[bytes] = ..., error: _Optional[_Union[CallError, _Mapping]] = ..., end: _Optional[bool] = ..., call_id: _Optional[str] = ...) -> None: ...
 
 class ResponseHead(_message.Message):
     __slots__ = ("status", "headers", "body", "end")
