@@ -26,6 +26,7 @@ from services.builder.sandbox import Sandbox
 # Distributions the runner imports; each is pinned to the host's installed version.
 RUNNER_DISTRIBUTIONS = (
     "protobuf",
+    "cloudpickle",  # function calls' arguments and results
     "a2wsgi",
     "websockets",
     "opentelemetry-api",
