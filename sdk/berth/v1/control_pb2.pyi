@@ -7,6 +7,34 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class LookupFunctionRequest(_message.Message):
+    __slots__ = ("app", "function", "dev")
+    APP_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    DEV_FIELD_NUMBER: _ClassVar[int]
+    app: str
+    function: str
+    dev: bool
+    def __init__(self, app: _Optional[str] = ..., function: _Optional[str] = ..., dev: _Optional[bool] = ...) -> None: ...
+
+class LookupFunctionResponse(_message.Message):
+    __slots__ = ("app", "function", "dev", "version", "parameters", "web_url", "generator")
+    APP_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    DEV_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    WEB_URL_FIELD_NUMBER: _ClassVar[int]
+    GENERATOR_FIELD_NUMBER: _ClassVar[int]
+    app: str
+    function: str
+    dev: bool
+    version: int
+    parameters: _containers.RepeatedCompositeFieldContainer[_spec_pb2.ClassParameter]
+    web_url: str
+    generator: bool
+    def __init__(self, app: _Optional[str] = ..., function: _Optional[str] = ..., dev: _Optional[bool] = ..., version: _Optional[int] = ..., parameters: _Optional[_Iterable[_Union[_spec_pb2.ClassParameter, _Mapping]]] = ..., web_url: _Optional[str] = ..., generator: _Optional[bool] = ...) -> None: ...
+
 class CreateProxyAuthTokenRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -293,6 +321,12 @@ class LogLine(_message.Message):
     request_id: str
     access: AccessEntry
     def __init__(self, time_ms: _Optional[int] = ..., app: _Optional[str] = ..., function: _Optional[str] = ..., container_id: _Optional[str] = ..., stream: _Optional[str] = ..., text: _Optional[str] = ..., params: _Optional[str] = ..., request_id: _Optional[str] = ..., access: _Optional[_Union[AccessEntry, _Mapping]] = ...) -> None: ...
+
+class LogBatch(_message.Message):
+    __slots__ = ("lines",)
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    lines: _containers.RepeatedCompositeFieldContainer[LogLine]
+    def __init__(self, lines: _Optional[_Iterable[_Union[LogLine, _Mapping]]] = ...) -> None: ...
 
 class AccessEntry(_message.Message):
     __slots__ = ("method", "path", "status", "duration_us")

@@ -121,6 +121,11 @@ class ControlStub:
                 request_serializer=berth_dot_v1_dot_control__pb2.RevokeProxyAuthTokenRequest.SerializeToString,
                 response_deserializer=berth_dot_v1_dot_control__pb2.RevokeProxyAuthTokenResponse.FromString,
                 _registered_method=True)
+        self.LookupFunction = channel.unary_unary(
+                '/berth.v1.Control/LookupFunction',
+                request_serializer=berth_dot_v1_dot_control__pb2.LookupFunctionRequest.SerializeToString,
+                response_deserializer=berth_dot_v1_dot_control__pb2.LookupFunctionResponse.FromString,
+                _registered_method=True)
 
 
 class ControlServicer:
@@ -263,6 +268,15 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LookupFunction(self, request, context):
+        """What `Function.from_name` needs before calling a function through an edge: whether the app
+        (deployed, or served with `dev`) has it, its class parameters, its URL if it is a web
+        function. NOT_FOUND, with a message naming what is missing, for an unknown app or function.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -350,6 +364,11 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.RevokeProxyAuthToken,
                     request_deserializer=berth_dot_v1_dot_control__pb2.RevokeProxyAuthTokenRequest.FromString,
                     response_serializer=berth_dot_v1_dot_control__pb2.RevokeProxyAuthTokenResponse.SerializeToString,
+            ),
+            'LookupFunction': grpc.unary_unary_rpc_method_handler(
+                    servicer.LookupFunction,
+                    request_deserializer=berth_dot_v1_dot_control__pb2.LookupFunctionRequest.FromString,
+                    response_serializer=berth_dot_v1_dot_control__pb2.LookupFunctionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -813,6 +832,33 @@ class Control:
             '/berth.v1.Control/RevokeProxyAuthToken',
             berth_dot_v1_dot_control__pb2.RevokeProxyAuthTokenRequest.SerializeToString,
             berth_dot_v1_dot_control__pb2.RevokeProxyAuthTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LookupFunction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/berth.v1.Control/LookupFunction',
+            berth_dot_v1_dot_control__pb2.LookupFunctionRequest.SerializeToString,
+            berth_dot_v1_dot_control__pb2.LookupFunctionResponse.FromString,
             options,
             channel_credentials,
             insecure,

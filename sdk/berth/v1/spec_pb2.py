@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x62\x65rth/v1/spec.proto\x12\x08\x62\x65rth.v1\"G\n\tImageSpec\x12\x16\n\x0epython_version\x18\x01 \x01(\t\x12\"\n\x05steps\x18\x02 \x03(\x0b\x32\x13.berth.v1.ImageStep\"\x9e\x01\n\tImageStep\x12+\n\x0bpip_install\x18\x01 \x01(\x0b\x32\x14.berth.v1.PipInstallH\x00\x12 \n\x03\x65nv\x18\x02 \x01(\x0b\x32\x11.berth.v1.EnvVarsH\x00\x12\x11\n\x07workdir\x18\x03 \x01(\tH\x00\x12\'\n\tadd_files\x18\x04 \x01(\x0b\x32\x12.berth.v1.AddFilesH\x00\x42\x06\n\x04step\"2\n\nPipInstall\x12\x10\n\x08packages\x18\x01 \x03(\t\x12\x12\n\nextra_args\x18\x02 \x03(\t\"a\n\x07\x45nvVars\x12)\n\x04vars\x18\x01 \x03(\x0b\x32\x1b.berth.v1.EnvVars.VarsEntry\x1a+\n\tVarsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"X\n\x08\x41\x64\x64\x46iles\x12\x13\n\x0bremote_path\x18\x01 \x01(\t\x12\"\n\x05\x66iles\x18\x02 \x03(\x0b\x32\x13.berth.v1.ImageFile\x12\x13\n\x0bpython_path\x18\x03 \x01(\x08\"8\n\tImageFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\x12\x0c\n\x04mode\x18\x03 \x01(\r\"g\n\x0e\x43lassParameter\x12\x0c\n\x04name\x18\x01 \x01(\t\x12!\n\x04type\x18\x02 \x01(\x0e\x32\x13.berth.v1.ParamType\x12\x13\n\x0bhas_default\x18\x03 \x01(\x08\x12\x0f\n\x07\x64\x65\x66\x61ult\x18\x04 \x01(\t\"\xb3\x01\n\x07WebSpec\x12\x1f\n\x04kind\x18\x01 \x01(\x0e\x32\x11.berth.v1.WebKind\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\r\n\x05label\x18\x03 \x01(\t\x12\x0c\n\x04\x64ocs\x18\x04 \x01(\x08\x12\x1b\n\x13requires_proxy_auth\x18\x05 \x01(\x08\x12\x16\n\x0e\x63ustom_domains\x18\x06 \x03(\t\x12\x0c\n\x04port\x18\x07 \x01(\r\x12\x17\n\x0fstartup_timeout\x18\x08 \x01(\x01\"\xe8\x01\n\x0bScalingSpec\x12\x12\n\nmax_inputs\x18\x01 \x01(\r\x12\x15\n\rtarget_inputs\x18\x02 \x01(\r\x12\x16\n\x0emin_containers\x18\x03 \x01(\r\x12\x16\n\x0emax_containers\x18\x04 \x01(\r\x12\x19\n\x11\x62uffer_containers\x18\x05 \x01(\r\x12\x18\n\x10scaledown_window\x18\x06 \x01(\x01\x12\x0f\n\x07timeout\x18\x07 \x01(\x01\x12\x17\n\x0fstartup_timeout\x18\x08 \x01(\x01\x12\x0b\n\x03\x63pu\x18\t \x01(\x01\x12\x12\n\nmemory_mib\x18\n \x01(\r\"\xd0\x02\n\x0c\x46unctionSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bobject_name\x18\x02 \x01(\t\x12\x13\n\x0bmethod_name\x18\x03 \x01(\t\x12\x1e\n\x03web\x18\x04 \x01(\x0b\x32\x11.berth.v1.WebSpec\x12&\n\x07scaling\x18\x05 \x01(\x0b\x32\x15.berth.v1.ScalingSpec\x12\"\n\x05image\x18\x06 \x01(\x0b\x32\x13.berth.v1.ImageSpec\x12\x14\n\x0csecret_names\x18\x07 \x03(\t\x12,\n\x03\x65nv\x18\x08 \x03(\x0b\x32\x1f.berth.v1.FunctionSpec.EnvEntry\x12,\n\nparameters\x18\t \x03(\x0b\x32\x18.berth.v1.ClassParameter\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"X\n\x07\x41ppSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\tfunctions\x18\x02 \x03(\x0b\x32\x16.berth.v1.FunctionSpec\x12\x14\n\x0c\x65ntry_module\x18\x03 \x01(\t*\x89\x01\n\x07WebKind\x12\x18\n\x14WEB_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19WEB_KIND_FASTAPI_ENDPOINT\x10\x01\x12\x15\n\x11WEB_KIND_ASGI_APP\x10\x02\x12\x15\n\x11WEB_KIND_WSGI_APP\x10\x03\x12\x17\n\x13WEB_KIND_WEB_SERVER\x10\x04*z\n\tParamType\x12\x1a\n\x16PARAM_TYPE_UNSPECIFIED\x10\x00\x12\x12\n\x0ePARAM_TYPE_STR\x10\x01\x12\x12\n\x0ePARAM_TYPE_INT\x10\x02\x12\x13\n\x0fPARAM_TYPE_BOOL\x10\x03\x12\x14\n\x10PARAM_TYPE_BYTES\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x62\x65rth/v1/spec.proto\x12\x08\x62\x65rth.v1\"q\n\tImageSpec\x12\x16\n\x0epython_version\x18\x01 \x01(\t\x12\"\n\x05steps\x18\x02 \x03(\x0b\x32\x13.berth.v1.ImageStep\x12\x14\n\x0cregistry_tag\x18\x03 \x01(\t\x12\x12\n\nadd_python\x18\x04 \x01(\t\"\xfa\x01\n\tImageStep\x12+\n\x0bpip_install\x18\x01 \x01(\x0b\x32\x14.berth.v1.PipInstallH\x00\x12 \n\x03\x65nv\x18\x02 \x01(\x0b\x32\x11.berth.v1.EnvVarsH\x00\x12\x11\n\x07workdir\x18\x03 \x01(\tH\x00\x12\'\n\tadd_files\x18\x04 \x01(\x0b\x32\x12.berth.v1.AddFilesH\x00\x12-\n\x0crun_commands\x18\x05 \x01(\x0b\x32\x15.berth.v1.RunCommandsH\x00\x12+\n\x0b\x61pt_install\x18\x06 \x01(\x0b\x32\x14.berth.v1.AptInstallH\x00\x42\x06\n\x04step\"\x1f\n\x0bRunCommands\x12\x10\n\x08\x63ommands\x18\x01 \x03(\t\"\x1e\n\nAptInstall\x12\x10\n\x08packages\x18\x01 \x03(\t\"2\n\nPipInstall\x12\x10\n\x08packages\x18\x01 \x03(\t\x12\x12\n\nextra_args\x18\x02 \x03(\t\"a\n\x07\x45nvVars\x12)\n\x04vars\x18\x01 \x03(\x0b\x32\x1b.berth.v1.EnvVars.VarsEntry\x1a+\n\tVarsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"X\n\x08\x41\x64\x64\x46iles\x12\x13\n\x0bremote_path\x18\x01 \x01(\t\x12\"\n\x05\x66iles\x18\x02 \x03(\x0b\x32\x13.berth.v1.ImageFile\x12\x13\n\x0bpython_path\x18\x03 \x01(\x08\"8\n\tImageFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\x12\x0c\n\x04mode\x18\x03 \x01(\r\"g\n\x0e\x43lassParameter\x12\x0c\n\x04name\x18\x01 \x01(\t\x12!\n\x04type\x18\x02 \x01(\x0e\x32\x13.berth.v1.ParamType\x12\x13\n\x0bhas_default\x18\x03 \x01(\x08\x12\x0f\n\x07\x64\x65\x66\x61ult\x18\x04 \x01(\t\"\xb3\x01\n\x07WebSpec\x12\x1f\n\x04kind\x18\x01 \x01(\x0e\x32\x11.berth.v1.WebKind\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\r\n\x05label\x18\x03 \x01(\t\x12\x0c\n\x04\x64ocs\x18\x04 \x01(\x08\x12\x1b\n\x13requires_proxy_auth\x18\x05 \x01(\x08\x12\x16\n\x0e\x63ustom_domains\x18\x06 \x03(\t\x12\x0c\n\x04port\x18\x07 \x01(\r\x12\x17\n\x0fstartup_timeout\x18\x08 \x01(\x01\"\xe8\x01\n\x0bScalingSpec\x12\x12\n\nmax_inputs\x18\x01 \x01(\r\x12\x15\n\rtarget_inputs\x18\x02 \x01(\r\x12\x16\n\x0emin_containers\x18\x03 \x01(\r\x12\x16\n\x0emax_containers\x18\x04 \x01(\r\x12\x19\n\x11\x62uffer_containers\x18\x05 \x01(\r\x12\x18\n\x10scaledown_window\x18\x06 \x01(\x01\x12\x0f\n\x07timeout\x18\x07 \x01(\x01\x12\x17\n\x0fstartup_timeout\x18\x08 \x01(\x01\x12\x0b\n\x03\x63pu\x18\t \x01(\x01\x12\x12\n\nmemory_mib\x18\n \x01(\r\"\xe3\x02\n\x0c\x46unctionSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bobject_name\x18\x02 \x01(\t\x12\x13\n\x0bmethod_name\x18\x03 \x01(\t\x12\x1e\n\x03web\x18\x04 \x01(\x0b\x32\x11.berth.v1.WebSpec\x12&\n\x07scaling\x18\x05 \x01(\x0b\x32\x15.berth.v1.ScalingSpec\x12\"\n\x05image\x18\x06 \x01(\x0b\x32\x13.berth.v1.ImageSpec\x12\x14\n\x0csecret_names\x18\x07 \x03(\t\x12,\n\x03\x65nv\x18\x08 \x03(\x0b\x32\x1f.berth.v1.FunctionSpec.EnvEntry\x12,\n\nparameters\x18\t \x03(\x0b\x32\x18.berth.v1.ClassParameter\x12\x11\n\tgenerator\x18\n \x01(\x08\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"X\n\x07\x41ppSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\tfunctions\x18\x02 \x03(\x0b\x32\x16.berth.v1.FunctionSpec\x12\x14\n\x0c\x65ntry_module\x18\x03 \x01(\t*\x89\x01\n\x07WebKind\x12\x18\n\x14WEB_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19WEB_KIND_FASTAPI_ENDPOINT\x10\x01\x12\x15\n\x11WEB_KIND_ASGI_APP\x10\x02\x12\x15\n\x11WEB_KIND_WSGI_APP\x10\x03\x12\x17\n\x13WEB_KIND_WEB_SERVER\x10\x04*z\n\tParamType\x12\x1a\n\x16PARAM_TYPE_UNSPECIFIED\x10\x00\x12\x12\n\x0ePARAM_TYPE_STR\x10\x01\x12\x12\n\x0ePARAM_TYPE_INT\x10\x02\x12\x13\n\x0fPARAM_TYPE_BOOL\x10\x03\x12\x14\n\x10PARAM_TYPE_BYTES\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,34 +35,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENVVARS_VARSENTRY']._serialized_options = b'8\001'
   _globals['_FUNCTIONSPEC_ENVENTRY']._loaded_options = None
   _globals['_FUNCTIONSPEC_ENVENTRY']._serialized_options = b'8\001'
-  _globals['_WEBKIND']._serialized_start=1518
-  _globals['_WEBKIND']._serialized_end=1655
-  _globals['_PARAMTYPE']._serialized_start=1657
-  _globals['_PARAMTYPE']._serialized_end=1779
+  _globals['_WEBKIND']._serialized_start=1736
+  _globals['_WEBKIND']._serialized_end=1873
+  _globals['_PARAMTYPE']._serialized_start=1875
+  _globals['_PARAMTYPE']._serialized_end=1997
   _globals['_IMAGESPEC']._serialized_start=33
-  _globals['_IMAGESPEC']._serialized_end=104
-  _globals['_IMAGESTEP']._serialized_start=107
-  _globals['_IMAGESTEP']._serialized_end=265
-  _globals['_PIPINSTALL']._serialized_start=267
-  _globals['_PIPINSTALL']._serialized_end=317
-  _globals['_ENVVARS']._serialized_start=319
-  _globals['_ENVVARS']._serialized_end=416
-  _globals['_ENVVARS_VARSENTRY']._serialized_start=373
-  _globals['_ENVVARS_VARSENTRY']._serialized_end=416
-  _globals['_ADDFILES']._serialized_start=418
-  _globals['_ADDFILES']._serialized_end=506
-  _globals['_IMAGEFILE']._serialized_start=508
-  _globals['_IMAGEFILE']._serialized_end=564
-  _globals['_CLASSPARAMETER']._serialized_start=566
-  _globals['_CLASSPARAMETER']._serialized_end=669
-  _globals['_WEBSPEC']._serialized_start=672
-  _globals['_WEBSPEC']._serialized_end=851
-  _globals['_SCALINGSPEC']._serialized_start=854
-  _globals['_SCALINGSPEC']._serialized_end=1086
-  _globals['_FUNCTIONSPEC']._serialized_start=1089
-  _globals['_FUNCTIONSPEC']._serialized_end=1425
-  _globals['_FUNCTIONSPEC_ENVENTRY']._serialized_start=1383
-  _globals['_FUNCTIONSPEC_ENVENTRY']._serialized_end=1425
-  _globals['_APPSPEC']._serialized_start=1427
-  _globals['_APPSPEC']._serialized_end=1515
+  _globals['_IMAGESPEC']._serialized_end=146
+  _globals['_IMAGESTEP']._serialized_start=149
+  _globals['_IMAGESTEP']._serialized_end=399
+  _globals['_RUNCOMMANDS']._serialized_start=401
+  _globals['_RUNCOMMANDS']._serialized_end=432
+  _globals['_APTINSTALL']._serialized_start=434
+  _globals['_APTINSTALL']._serialized_end=464
+  _globals['_PIPINSTALL']._serialized_start=466
+  _globals['_PIPINSTALL']._serialized_end=516
+  _globals['_ENVVARS']._serialized_start=518
+  _globals['_ENVVARS']._serialized_end=615
+  _globals['_ENVVARS_VARSENTRY']._serialized_start=572
+  _globals['_ENVVARS_VARSENTRY']._serialized_end=615
+  _globals['_ADDFILES']._serialized_start=617
+  _globals['_ADDFILES']._serialized_end=705
+  _globals['_IMAGEFILE']._serialized_start=707
+  _globals['_IMAGEFILE']._serialized_end=763
+  _globals['_CLASSPARAMETER']._serialized_start=765
+  _globals['_CLASSPARAMETER']._serialized_end=868
+  _globals['_WEBSPEC']._serialized_start=871
+  _globals['_WEBSPEC']._serialized_end=1050
+  _globals['_SCALINGSPEC']._serialized_start=1053
+  _globals['_SCALINGSPEC']._serialized_end=1285
+  _globals['_FUNCTIONSPEC']._serialized_start=1288
+  _globals['_FUNCTIONSPEC']._serialized_end=1643
+  _globals['_FUNCTIONSPEC_ENVENTRY']._serialized_start=1601
+  _globals['_FUNCTIONSPEC_ENVENTRY']._serialized_end=1643
+  _globals['_APPSPEC']._serialized_start=1645
+  _globals['_APPSPEC']._serialized_end=1733
 # @@protoc_insertion_point(module_scope)

@@ -34,24 +34,44 @@ PARAM_TYPE_BOOL: ParamType
 PARAM_TYPE_BYTES: ParamType
 
 class ImageSpec(_message.Message):
-    __slots__ = ("python_version", "steps")
+    __slots__ = ("python_version", "steps", "registry_tag", "add_python")
     PYTHON_VERSION_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
+    REGISTRY_TAG_FIELD_NUMBER: _ClassVar[int]
+    ADD_PYTHON_FIELD_NUMBER: _ClassVar[int]
     python_version: str
     steps: _containers.RepeatedCompositeFieldContainer[ImageStep]
-    def __init__(self, python_version: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[ImageStep, _Mapping]]] = ...) -> None: ...
+    registry_tag: str
+    add_python: str
+    def __init__(self, python_version: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[ImageStep, _Mapping]]] = ..., registry_tag: _Optional[str] = ..., add_python: _Optional[str] = ...) -> None: ...
 
 class ImageStep(_message.Message):
-    __slots__ = ("pip_install", "env", "workdir", "add_files")
+    __slots__ = ("pip_install", "env", "workdir", "add_files", "run_commands", "apt_install")
     PIP_INSTALL_FIELD_NUMBER: _ClassVar[int]
     ENV_FIELD_NUMBER: _ClassVar[int]
     WORKDIR_FIELD_NUMBER: _ClassVar[int]
     ADD_FILES_FIELD_NUMBER: _ClassVar[int]
+    RUN_COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    APT_INSTALL_FIELD_NUMBER: _ClassVar[int]
     pip_install: PipInstall
     env: EnvVars
     workdir: str
     add_files: AddFiles
-    def __init__(self, pip_install: _Optional[_Union[PipInstall, _Mapping]] = ..., env: _Optional[_Union[EnvVars, _Mapping]] = ..., workdir: _Optional[str] = ..., add_files: _Optional[_Union[AddFiles, _Mapping]] = ...) -> None: ...
+    run_commands: RunCommands
+    apt_install: AptInstall
+    def __init__(self, pip_install: _Optional[_Union[PipInstall, _Mapping]] = ..., env: _Optional[_Union[EnvVars, _Mapping]] = ..., workdir: _Optional[str] = ..., add_files: _Optional[_Union[AddFiles, _Mapping]] = ..., run_commands: _Optional[_Union[RunCommands, _Mapping]] = ..., apt_install: _Optional[_Union[AptInstall, _Mapping]] = ...) -> None: ...
+
+class RunCommands(_message.Message):
+    __slots__ = ("commands",)
+    COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    commands: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, commands: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AptInstall(_message.Message):
+    __slots__ = ("packages",)
+    PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    packages: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, packages: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PipInstall(_message.Message):
     __slots__ = ("packages", "extra_args")
@@ -151,7 +171,7 @@ class ScalingSpec(_message.Message):
     def __init__(self, max_inputs: _Optional[int] = ..., target_inputs: _Optional[int] = ..., min_containers: _Optional[int] = ..., max_containers: _Optional[int] = ..., buffer_containers: _Optional[int] = ..., scaledown_window: _Optional[float] = ..., timeout: _Optional[float] = ..., startup_timeout: _Optional[float] = ..., cpu: _Optional[float] = ..., memory_mib: _Optional[int] = ...) -> None: ...
 
 class FunctionSpec(_message.Message):
-    __slots__ = ("name", "object_name", "method_name", "web", "scaling", "image", "secret_names", "env", "parameters")
+    __slots__ = ("name", "object_name", "method_name", "web", "scaling", "image", "secret_names", "env", "parameters", "generator")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -168,6 +188,7 @@ class FunctionSpec(_message.Message):
     SECRET_NAMES_FIELD_NUMBER: _ClassVar[int]
     ENV_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    GENERATOR_FIELD_NUMBER: _ClassVar[int]
     name: str
     object_name: str
     method_name: str
@@ -177,7 +198,8 @@ class FunctionSpec(_message.Message):
     secret_names: _containers.RepeatedScalarFieldContainer[str]
     env: _containers.ScalarMap[str, str]
     parameters: _containers.RepeatedCompositeFieldContainer[ClassParameter]
-    def __init__(self, name: _Optional[str] = ..., object_name: _Optional[str] = ..., method_name: _Optional[str] = ..., web: _Optional[_Union[WebSpec, _Mapping]] = ..., scaling: _Optional[_Union[ScalingSpec, _Mapping]] = ..., image: _Optional[_Union[ImageSpec, _Mapping]] = ..., secret_names: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ..., parameters: _Optional[_Iterable[_Union[ClassParameter, _Mapping]]] = ...) -> None: ...
+    generator: bool
+    def __init__(self, name: _Optional[str] = ..., object_name: _Optional[str] = ..., method_name: _Optional[str] = ..., web: _Optional[_Union[WebSpec, _Mapping]] = ..., scaling: _Optional[_Union[ScalingSpec, _Mapping]] = ..., image: _Optional[_Union[ImageSpec, _Mapping]] = ..., secret_names: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ..., parameters: _Optional[_Iterable[_Union[ClassParameter, _Mapping]]] = ..., generator: _Optional[bool] = ...) -> None: ...
 
 class AppSpec(_message.Message):
     __slots__ = ("name", "functions", "entry_module")

@@ -28,7 +28,7 @@ from berth.v1 import spec_pb2 as berth_dot_v1_dot_spec__pb2
 from berth.v1 import stream_pb2 as berth_dot_v1_dot_stream__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x62\x65rth/v1/state.proto\x12\x08\x62\x65rth.v1\x1a\x14\x62\x65rth/v1/build.proto\x1a\x16\x62\x65rth/v1/control.proto\x1a\x13\x62\x65rth/v1/spec.proto\x1a\x15\x62\x65rth/v1/stream.proto\"\x89\x01\n\nCallRecord\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12\x10\n\x08\x66unction\x18\x02 \x01(\t\x12\x0f\n\x07\x65\x64ge_id\x18\x03 \x01(\t\x12\x15\n\rupdated_at_ms\x18\x04 \x01(\x03\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\x12&\n\x06result\x18\x06 \x01(\x0b\x32\x16.berth.v1.ResponseHead\"V\n\x0cSecretRecord\x12\r\n\x05nonce\x18\x01 \x01(\x0c\x12\x12\n\nciphertext\x18\x02 \x01(\x0c\x12\x0c\n\x04keys\x18\x03 \x03(\t\x12\x15\n\rcreated_at_ms\x18\x04 \x01(\x03\"q\n\x0cSecretValues\x12\x32\n\x06values\x18\x01 \x03(\x0b\x32\".berth.v1.SecretValues.ValuesEntry\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa7\x02\n\tAppRecord\x12\x1f\n\x04spec\x18\x01 \x01(\x0b\x32\x11.berth.v1.AppSpec\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x11\n\tbundle_id\x18\x03 \x01(\t\x12/\n\x06images\x18\x04 \x03(\x0b\x32\x1f.berth.v1.AppRecord.ImagesEntry\x12\x11\n\tephemeral\x18\x05 \x01(\x08\x12\x16\n\x0e\x64\x65ployed_at_ms\x18\x06 \x01(\x03\x12#\n\x04urls\x18\x07 \x03(\x0b\x32\x15.berth.v1.FunctionUrl\x12\x0f\n\x07stopped\x18\x08 \x01(\x08\x1a\x43\n\x0bImagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12#\n\x05value\x18\x02 \x01(\x0b\x32\x14.berth.v1.BuiltImage:\x02\x38\x01\"\xcd\x01\n\x05Route\x12\x12\n\nhost_label\x18\x01 \x01(\t\x12\x0b\n\x03\x61pp\x18\x02 \x01(\t\x12\x10\n\x08\x66unction\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x04\x12\x11\n\tephemeral\x18\x05 \x01(\x08\x12,\n\nparameters\x18\x06 \x03(\x0b\x32\x18.berth.v1.ClassParameter\x12\x1b\n\x13requires_proxy_auth\x18\x07 \x01(\x08\x12\x0f\n\x07timeout\x18\x08 \x01(\x01\x12\x11\n\tworkspace\x18\t \x01(\t\"U\n\x0bTokenRecord\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rcreated_at_ms\x18\x02 \x01(\x03\x12\x14\n\x0clast_used_ms\x18\x03 \x01(\x03\x12\x0b\n\x03mac\x18\x04 \x01(\x0c\"q\n\x14ProxyAuthTokenRecord\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tworkspace\x18\x02 \x01(\t\x12\x15\n\rcreated_at_ms\x18\x03 \x01(\x03\x12\x0c\n\x04salt\x18\x04 \x01(\x0c\x12\x13\n\x0bsecret_hash\x18\x05 \x01(\x0c\"x\n\x10\x41ppVersionRecord\x12#\n\x06record\x18\x01 \x01(\x0b\x32\x13.berth.v1.AppRecord\x12\x13\n\x0b\x64\x65ployed_by\x18\x02 \x01(\t\x12\x13\n\x0brollback_of\x18\x03 \x01(\x04\x12\x15\n\rstopped_at_ms\x18\x04 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x62\x65rth/v1/state.proto\x12\x08\x62\x65rth.v1\x1a\x14\x62\x65rth/v1/build.proto\x1a\x16\x62\x65rth/v1/control.proto\x1a\x13\x62\x65rth/v1/spec.proto\x1a\x15\x62\x65rth/v1/stream.proto\"\x9a\x01\n\nCallRecord\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12\x10\n\x08\x66unction\x18\x02 \x01(\t\x12\x0f\n\x07\x65\x64ge_id\x18\x03 \x01(\t\x12\x15\n\rupdated_at_ms\x18\x04 \x01(\x03\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\x12&\n\x06result\x18\x06 \x01(\x0b\x32\x16.berth.v1.ResponseHead\x12\x0f\n\x07spawned\x18\x07 \x01(\x08\"V\n\x0cSecretRecord\x12\r\n\x05nonce\x18\x01 \x01(\x0c\x12\x12\n\nciphertext\x18\x02 \x01(\x0c\x12\x0c\n\x04keys\x18\x03 \x03(\t\x12\x15\n\rcreated_at_ms\x18\x04 \x01(\x03\"q\n\x0cSecretValues\x12\x32\n\x06values\x18\x01 \x03(\x0b\x32\".berth.v1.SecretValues.ValuesEntry\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa7\x02\n\tAppRecord\x12\x1f\n\x04spec\x18\x01 \x01(\x0b\x32\x11.berth.v1.AppSpec\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x11\n\tbundle_id\x18\x03 \x01(\t\x12/\n\x06images\x18\x04 \x03(\x0b\x32\x1f.berth.v1.AppRecord.ImagesEntry\x12\x11\n\tephemeral\x18\x05 \x01(\x08\x12\x16\n\x0e\x64\x65ployed_at_ms\x18\x06 \x01(\x03\x12#\n\x04urls\x18\x07 \x03(\x0b\x32\x15.berth.v1.FunctionUrl\x12\x0f\n\x07stopped\x18\x08 \x01(\x08\x1a\x43\n\x0bImagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12#\n\x05value\x18\x02 \x01(\x0b\x32\x14.berth.v1.BuiltImage:\x02\x38\x01\"\xcd\x01\n\x05Route\x12\x12\n\nhost_label\x18\x01 \x01(\t\x12\x0b\n\x03\x61pp\x18\x02 \x01(\t\x12\x10\n\x08\x66unction\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x04\x12\x11\n\tephemeral\x18\x05 \x01(\x08\x12,\n\nparameters\x18\x06 \x03(\x0b\x32\x18.berth.v1.ClassParameter\x12\x1b\n\x13requires_proxy_auth\x18\x07 \x01(\x08\x12\x0f\n\x07timeout\x18\x08 \x01(\x01\x12\x11\n\tworkspace\x18\t \x01(\t\"U\n\x0bTokenRecord\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rcreated_at_ms\x18\x02 \x01(\x03\x12\x14\n\x0clast_used_ms\x18\x03 \x01(\x03\x12\x0b\n\x03mac\x18\x04 \x01(\x0c\"q\n\x14ProxyAuthTokenRecord\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tworkspace\x18\x02 \x01(\t\x12\x15\n\rcreated_at_ms\x18\x03 \x01(\x03\x12\x0c\n\x04salt\x18\x04 \x01(\x0c\x12\x13\n\x0bsecret_hash\x18\x05 \x01(\x0c\"x\n\x10\x41ppVersionRecord\x12#\n\x06record\x18\x01 \x01(\x0b\x32\x13.berth.v1.AppRecord\x12\x13\n\x0b\x64\x65ployed_by\x18\x02 \x01(\t\x12\x13\n\x0brollback_of\x18\x03 \x01(\x04\x12\x15\n\rstopped_at_ms\x18\x04 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,23 +40,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APPRECORD_IMAGESENTRY']._loaded_options = None
   _globals['_APPRECORD_IMAGESENTRY']._serialized_options = b'8\001'
   _globals['_CALLRECORD']._serialized_start=125
-  _globals['_CALLRECORD']._serialized_end=262
-  _globals['_SECRETRECORD']._serialized_start=264
-  _globals['_SECRETRECORD']._serialized_end=350
-  _globals['_SECRETVALUES']._serialized_start=352
-  _globals['_SECRETVALUES']._serialized_end=465
-  _globals['_SECRETVALUES_VALUESENTRY']._serialized_start=420
-  _globals['_SECRETVALUES_VALUESENTRY']._serialized_end=465
-  _globals['_APPRECORD']._serialized_start=468
-  _globals['_APPRECORD']._serialized_end=763
-  _globals['_APPRECORD_IMAGESENTRY']._serialized_start=696
-  _globals['_APPRECORD_IMAGESENTRY']._serialized_end=763
-  _globals['_ROUTE']._serialized_start=766
-  _globals['_ROUTE']._serialized_end=971
-  _globals['_TOKENRECORD']._serialized_start=973
-  _globals['_TOKENRECORD']._serialized_end=1058
-  _globals['_PROXYAUTHTOKENRECORD']._serialized_start=1060
-  _globals['_PROXYAUTHTOKENRECORD']._serialized_end=1173
-  _globals['_APPVERSIONRECORD']._serialized_start=1175
-  _globals['_APPVERSIONRECORD']._serialized_end=1295
+  _globals['_CALLRECORD']._serialized_end=279
+  _globals['_SECRETRECORD']._serialized_start=281
+  _globals['_SECRETRECORD']._serialized_end=367
+  _globals['_SECRETVALUES']._serialized_start=369
+  _globals['_SECRETVALUES']._serialized_end=482
+  _globals['_SECRETVALUES_VALUESENTRY']._serialized_start=437
+  _globals['_SECRETVALUES_VALUESENTRY']._serialized_end=482
+  _globals['_APPRECORD']._serialized_start=485
+  _globals['_APPRECORD']._serialized_end=780
+  _globals['_APPRECORD_IMAGESENTRY']._serialized_start=713
+  _globals['_APPRECORD_IMAGESENTRY']._serialized_end=780
+  _globals['_ROUTE']._serialized_start=783
+  _globals['_ROUTE']._serialized_end=988
+  _globals['_TOKENRECORD']._serialized_start=990
+  _globals['_TOKENRECORD']._serialized_end=1075
+  _globals['_PROXYAUTHTOKENRECORD']._serialized_start=1077
+  _globals['_PROXYAUTHTOKENRECORD']._serialized_end=1190
+  _globals['_APPVERSIONRECORD']._serialized_start=1192
+  _globals['_APPVERSIONRECORD']._serialized_end=1312
 # @@protoc_insertion_point(module_scope)

@@ -11,20 +11,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CallRecord(_message.Message):
-    __slots__ = ("app", "function", "edge_id", "updated_at_ms", "done", "result")
+    __slots__ = ("app", "function", "edge_id", "updated_at_ms", "done", "result", "spawned")
     APP_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_FIELD_NUMBER: _ClassVar[int]
     EDGE_ID_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
+    SPAWNED_FIELD_NUMBER: _ClassVar[int]
     app: str
     function: str
     edge_id: str
     updated_at_ms: int
     done: bool
     result: _stream_pb2.ResponseHead
-    def __init__(self, app: _Optional[str] = ..., function: _Optional[str] = ..., edge_id: _Optional[str] = ..., updated_at_ms: _Optional[int] = ..., done: _Optional[bool] = ..., result: _Optional[_Union[_stream_pb2.ResponseHead, _Mapping]] = ...) -> None: ...
+    spawned: bool
+    def __init__(self, app: _Optional[str] = ..., function: _Optional[str] = ..., edge_id: _Optional[str] = ..., updated_at_ms: _Optional[int] = ..., done: _Optional[bool] = ..., result: _Optional[_Union[_stream_pb2.ResponseHead, _Mapping]] = ..., spawned: _Optional[bool] = ...) -> None: ...
 
 class SecretRecord(_message.Message):
     __slots__ = ("nonce", "ciphertext", "keys", "created_at_ms")

@@ -15,7 +15,7 @@ class Header(_message.Message):
     def __init__(self, name: _Optional[bytes] = ..., value: _Optional[bytes] = ...) -> None: ...
 
 class RequestHead(_message.Message):
-    __slots__ = ("method", "scheme", "path", "raw_path", "query_string", "headers", "client_host", "client_port", "http_version", "websocket", "subprotocols", "traceparent", "body", "end", "call", "caller_container")
+    __slots__ = ("method", "scheme", "path", "raw_path", "query_string", "headers", "client_host", "client_port", "http_version", "websocket", "subprotocols", "traceparent", "body", "end", "call", "caller_container", "caller_app")
     METHOD_FIELD_NUMBER: _ClassVar[int]
     SCHEME_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
@@ -32,6 +32,7 @@ class RequestHead(_message.Message):
     END_FIELD_NUMBER: _ClassVar[int]
     CALL_FIELD_NUMBER: _ClassVar[int]
     CALLER_CONTAINER_FIELD_NUMBER: _ClassVar[int]
+    CALLER_APP_FIELD_NUMBER: _ClassVar[int]
     method: str
     scheme: str
     path: str
@@ -48,7 +49,8 @@ class RequestHead(_message.Message):
     end: bool
     call: CallHead
     caller_container: str
-    def __init__(self, method: _Optional[str] = ..., scheme: _Optional[str] = ..., path: _Optional[str] = ..., raw_path: _Optional[bytes] = ..., query_string: _Optional[bytes] = ..., headers: _Optional[_Iterable[_Union[Header, _Mapping]]] = ..., client_host: _Optional[str] = ..., client_port: _Optional[int] = ..., http_version: _Optional[str] = ..., websocket: _Optional[bool] = ..., subprotocols: _Optional[_Iterable[str]] = ..., traceparent: _Optional[str] = ..., body: _Optional[bytes] = ..., end: _Optional[bool] = ..., call: _Optional[_Union[CallHead, _Mapping]] = ..., caller_container: _Optional[str] = ...) -> None: ...
+    caller_app: str
+    def __init__(self, method: _Optional[str] = ..., scheme: _Optional[str] = ..., path: _Optional[str] = ..., raw_path: _Optional[bytes] = ..., query_string: _Optional[bytes] = ..., headers: _Optional[_Iterable[_Union[Header, _Mapping]]] = ..., client_host: _Optional[str] = ..., client_port: _Optional[int] = ..., http_version: _Optional[str] = ..., websocket: _Optional[bool] = ..., subprotocols: _Optional[_Iterable[str]] = ..., traceparent: _Optional[str] = ..., body: _Optional[bytes] = ..., end: _Optional[bool] = ..., call: _Optional[_Union[CallHead, _Mapping]] = ..., caller_container: _Optional[str] = ..., caller_app: _Optional[str] = ...) -> None: ...
 
 class CallHead(_message.Message):
     __slots__ = ("app", "function", "dev", "parameters", "generator", "spawn", "result_of", "wait_seconds")
