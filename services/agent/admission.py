@@ -17,7 +17,7 @@ from pathlib import Path
 from berth.v1 import build_pb2, bus_pb2
 from services.common import ids
 
-# Where services/builder/venv.py puts an image's interpreter and its file system under the root.
+# Where services/builder/process_build.py puts an image's interpreter and its file system under the root.
 _VENV_PYTHON = ("venv", "bin", "python")
 _IMAGE_FS = "fs"
 

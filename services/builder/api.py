@@ -11,12 +11,12 @@ import grpc
 from opentelemetry import trace
 
 from berth.v1 import build_pb2, build_pb2_grpc
-from services.builder import interpreter, spec_hash, uv_output
+from services.builder import uv_output
 from services.builder.commands import LineSink
 from services.builder.docker_build import DockerBuilder
 from services.builder.errors import BuildError, BuildTimedOut, InvalidSpec, RuntimeNotSupported
-from services.builder.runtime_layer import RuntimeLayers
-from services.builder.venv import ProcessBuilder
+from services.builder.process_build import ProcessBuilder
+from services.builder.steps import Builder
 from services.common import auth, logs
 
 log = logging.getLogger("berth.builder")
@@ -36,14 +36,12 @@ class BuilderServicer(build_pb2_grpc.BuilderServicer):
         self,
         *,
         process: ProcessBuilder,
-        layers: RuntimeLayers,
         params: BuildParams,
         tracer: trace.Tracer,
         docker: DockerBuilder | None = None,
     ) -> None:
         self._process = process
         self._docker = docker
-        self._layers = layers
         self._params = params
         self._tracer = tracer
 
@@ -95,14 +93,8 @@ class BuilderServicer(build_pb2_grpc.BuilderServicer):
 
         try:
             async with asyncio.timeout(self._params.timeout) as deadline:
-                if runtime == DOCKER and self._docker is not None:
-                    return await self._docker.build(request.image, on_line=watch)
-                chosen = await asyncio.to_thread(interpreter.select, request.image.python_version)
-                layer = await asyncio.to_thread(self._layers.describe, chosen)
-                image_id = spec_hash.image_id(request.image, runtime=runtime, layer_id=layer.layer_id)
-                return await self._process.build(
-                    request.image, image_id=image_id, interpreter=chosen, layer=layer, on_line=watch
-                )
+                builder: Builder = self._docker if runtime == DOCKER and self._docker else self._process
+                return await builder.build(request.image, on_line=watch)
         except TimeoutError:
             if not deadline.expired():
                 raise

@@ -7,6 +7,8 @@ HTTP_PROXY and ALL_PROXY (sandbox.py), which uv, pip, git and most HTTP clients 
   index, PyPI's two hosts on 443, plus the operator's allowed indexes); TLS runs end to end;
 - plain-HTTP `GET`/`HEAD` in absolute form (`GET http://host:port/path`) only where the operator
   allowed an http:// index (or the bare host name);
+- Debian's mirrors (deb.debian.org, security.debian.org; plain HTTP on 80 and HTTPS on 443) for
+  apt in Docker-runtime build steps, unless the operator's allow-list replaces the default;
 - with the policy `*`, any host on 443 (or 80 for plain HTTP), as long as it is no address of this
   host, loopback or link-local.
 
@@ -33,6 +35,7 @@ import base64
 import contextlib
 import ipaddress
 import logging
+import os
 import secrets
 import socket
 from collections.abc import Callable, Mapping
@@ -40,6 +43,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from services.builder.pip_args import ALLOWED_INDEXES_ENV, IndexPolicy
+from services.common.hostport import split_host_port
 
 log = logging.getLogger("berth.builder")
 
@@ -77,14 +81,10 @@ def parse_request_line(line: str) -> Request:
         raise BadRequest(400, "not an HTTP/1.x request line")
     method, target = parts[0].upper(), parts[1]
     if method == "CONNECT":
-        try:
-            parsed = urlsplit(f"//{target}")
-            host, port = parsed.hostname, parsed.port
-        except ValueError:
-            host, port = None, None
-        if not host or port is None:
+        address = split_host_port(target)
+        if address is None:
             raise BadRequest(400, f"CONNECT needs host:port, got {target!r}")
-        return Request(method, host.lower(), port, True, target)
+        return Request(method, address[0], address[1], True, target)
     if method not in _PLAIN_METHODS:
         raise BadRequest(405, f"method {method} is not allowed (CONNECT, or GET/HEAD for http:// indexes)")
     try:
@@ -173,6 +173,13 @@ class EgressProxy:
         self.port = self._server.sockets[0].getsockname()[1]
         self.loop = asyncio.get_running_loop()
         return self.port
+
+    async def serve_unix(self, path: str) -> asyncio.Server:
+        """The same proxy on a Unix socket at `path` (for build containers without a network, see
+        container_steps.py); the caller closes the server it gets."""
+        server = await asyncio.start_unix_server(self._serve, path=path, limit=HEAD_LIMIT)
+        os.chmod(path, 0o666)  # the container's processes, whatever their uid
+        return server
 
     @property
     def serving(self) -> bool:

@@ -12,9 +12,9 @@ import grpc
 from berth.v1 import build_pb2_grpc
 from services.builder.api import BuilderServicer, BuildParams
 from services.builder.docker_build import DockerBuilder
+from services.builder.process_build import ProcessBuilder
 from services.builder.runtime_layer import RuntimeLayers
 from services.builder.sandbox import Sandbox
-from services.builder.venv import ProcessBuilder
 from services.common import auth, bus, config, metrics, service, subjects, tracing
 
 GRACE_SECONDS = 5.0
@@ -93,7 +93,6 @@ async def serve(cfg: BuilderConfig, svc: service.Service) -> None:
     layers = RuntimeLayers(cfg.home, sandbox)
     servicer = BuilderServicer(
         process=ProcessBuilder(cfg.home, layers, sandbox),
-        layers=layers,
         params=BuildParams(timeout=float(cfg.build_timeout)),
         tracer=tracing.setup("builder"),
         docker=DockerBuilder(cfg.home, sandbox=sandbox),

@@ -16,6 +16,12 @@ separated; `*` allows any host), default PyPI's (`pypi.org`, `files.pythonhosted
 hosts of the indexes the operator configured for uv itself (UV_INDEX_URL, UV_DEFAULT_INDEX, ...).
 Anything else is an `InvalidSpec` naming the argument.
 
+The default also lets build steps reach Debian's mirrors (`deb.debian.org`,
+`security.debian.org`, plain HTTP on 80 and HTTPS on 443) through the egress proxy, for apt in
+Docker-runtime build steps; they are no package index for pip steps. An operator who sets
+BERTH_BUILD_ALLOWED_INDEXES replaces the whole default, and lists those hosts (or their own
+mirror) too if apt_install should work.
+
 The same settings, read with ports and schemes (`IndexPolicy.admits`), are what the builder's
 egress proxy lets a build connect to at all (egress_proxy.py): uv's default index (PyPI, HTTPS on
 443) unless the operator names their own, an allowed host name on any port, `host:port` on that
@@ -36,6 +42,7 @@ from services.builder.errors import InvalidSpec
 
 ALLOWED_INDEXES_ENV = "BERTH_BUILD_ALLOWED_INDEXES"
 DEFAULT_HOSTS = ("pypi.org", "files.pythonhosted.org")
+DEFAULT_APT_HOSTS = ("deb.debian.org", "security.debian.org")
 # uv's own index settings in the builder's environment: the operator's choice, so allowed too.
 OPERATOR_INDEX_ENV = ("UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX", "UV_FIND_LINKS")
 
@@ -121,7 +128,8 @@ class IndexPolicy:
             hosts=frozenset(host for host in map(_host_entry, entries + uv_indexes) if host),
             default_index=frozenset() if own_index else frozenset(DEFAULT_HOSTS),
             bare_hosts=frozenset(host for host in map(_bare_host, operators) if host),
-            endpoints=frozenset(e for entry in operators + uv_indexes for e in _endpoints(entry)),
+            endpoints=frozenset(e for entry in operators + uv_indexes for e in _endpoints(entry))
+            | (frozenset() if operators else _apt_endpoints()),
         )
 
     def admits(self, host: str, port: int, *, tls: bool) -> bool:
@@ -288,6 +296,14 @@ def _check_host(url: str, policy: IndexPolicy, what: str) -> None:
     raise InvalidSpec(
         f"{what} is not allowed: {host} is not an allowed package index "
         f"(allowed: {policy.describe()}; the operator allows more with {ALLOWED_INDEXES_ENV})"
+    )
+
+
+def _apt_endpoints() -> frozenset[Endpoint]:
+    return frozenset(
+        endpoint
+        for host in DEFAULT_APT_HOSTS
+        for endpoint in (Endpoint(host, 80, False), Endpoint(host, 443, True))
     )
 
 

@@ -1,7 +1,8 @@
 """The shared runtime layer: what Berth's in-container runner needs, installed once per interpreter.
 
 `<home>/runtime/<layer_id>/site` holds the runner's dependencies (pinned to the versions on this
-host, which the platform was tested with) and a copy of the `berth` package (without the CLI).
+host, which the platform was tested with), pip and setuptools (SEED_PACKAGES), and a copy of
+the `berth` package (without the CLI).
 Image venvs reach it through a `.pth` file, which Python appends after the venv's own
 site-packages, so a user's own package versions win over the layer's.
 """
@@ -35,8 +36,16 @@ RUNNER_DISTRIBUTIONS = (
 )
 
 
+# In every image environment, as in the hosted service's images; in the layer, so an image's own
+# pins win and no build pays for them. setuptools 81 dropped pkg_resources, which popular packages
+# still import.
+SEED_PACKAGES = ("pip", "setuptools<81")
+
+
 def requirements(version_of: Callable[[str], str] = importlib.metadata.version) -> list[str]:
-    return [f"{name}=={version_of(name)}" for name in RUNNER_DISTRIBUTIONS]
+    """What the layer installs: the runner's distributions pinned to the host's versions, and
+    the seed packages."""
+    return [f"{name}=={version_of(name)}" for name in RUNNER_DISTRIBUTIONS] + list(SEED_PACKAGES)
 
 
 def package_dir() -> Path:

@@ -23,11 +23,11 @@ from typing import Any
 import pytest
 
 from berth.v1 import spec_pb2
-from services.builder import interpreter, sandbox, spec_hash
+from services.builder import sandbox
 from services.builder.errors import InvalidSpec
+from services.builder.process_build import ProcessBuilder
 from services.builder.runtime_layer import RuntimeLayers
 from services.builder.sandbox import Sandbox
-from services.builder.venv import ProcessBuilder
 from services.common import nft
 
 BUILD_TIMEOUT = 600.0
@@ -156,14 +156,9 @@ def probe_spec(
 async def build(home: Path, spec: spec_pb2.ImageSpec, box: Sandbox) -> tuple[Path, list[str]]:
     layers = RuntimeLayers(home, box)
     builder = ProcessBuilder(home, layers, box)
-    chosen = interpreter.select("")
-    layer = layers.describe(chosen)
     lines: list[str] = []
-    image_id = spec_hash.image_id(spec, runtime="process", layer_id=layer.layer_id)
     async with asyncio.timeout(BUILD_TIMEOUT):
-        built = await builder.build(
-            spec, image_id=image_id, interpreter=chosen, layer=layer, on_line=lines.append
-        )
+        built = await builder.build(spec, on_line=lines.append)
     return Path(built.root), lines
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,7 +17,7 @@ BUNDLE_ID = hashlib.sha256(b"bundle").hexdigest()
 
 
 def process_image(images: Path, **overrides: object) -> build_pb2.BuiltImage:
-    """What services/builder/venv.py describes for an image under `images`."""
+    """What services/builder/process_build.py describes for an image under `images`."""
     root = images.resolve() / IMAGE_ID
     fields: dict[str, object] = {
         "image_id": IMAGE_ID,
@@ -167,24 +166,25 @@ def test_a_process_image_on_the_docker_runtime_is_left_to_the_runtimes_advice() 
 
 
 async def test_what_the_process_builder_describes_is_admitted(tmp_path: Path) -> None:
-    """The contract with services/builder/venv.py: a cached image, described as a Build answers."""
+    """The contract with services/builder/process_build.py: a cached image, described as a Build answers."""
     from berth.v1 import spec_pb2
     from services.builder import cache
-    from services.builder.venv import ProcessBuilder
+    from services.builder.process_build import ProcessBuilder
+    from services.builder.runtime_layer import RuntimeLayers
 
     home = tmp_path / "home"
-    root = home / "images" / IMAGE_ID
-    root.mkdir(parents=True)
-    cache.mark_complete(root, IMAGE_ID)
     spec = spec_pb2.ImageSpec(
         steps=[
             spec_pb2.ImageStep(workdir="/root/app"),
             spec_pb2.ImageStep(add_files=spec_pb2.AddFiles(remote_path="../src", python_path=True)),
         ]
     )
-    builder = ProcessBuilder(home, layers=None)  # type: ignore[arg-type]  # a cache hit builds nothing
-    unused: Any = None
-    built = await builder.build(spec, image_id=IMAGE_ID, interpreter=unused, layer=unused, on_line=print)
+    builder = ProcessBuilder(home, RuntimeLayers(home))  # a cache hit builds nothing
+    image_id = builder.identify(spec)[0]
+    root = home / "images" / image_id
+    root.mkdir(parents=True)
+    cache.mark_complete(root, image_id)
+    built = await builder.build(spec, on_line=print)
     assert built.cache_hit and built.workdir and built.python_path
     Admission("process", home / "images").boot(order(built))
 

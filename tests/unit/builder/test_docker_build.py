@@ -127,3 +127,36 @@ def test_debootstrap_argv_is_minbase_with_python() -> None:
         "/tmp/root",
         "http://m/debian",
     ]
+
+
+def test_a_registry_images_probe_makes_its_root() -> None:
+    output = "3 12\n/usr/local/bin/python3\n/usr/local/lib/python3.12/site-packages\nglibc 2.36\n"
+    root = docker_build.parse_probe("python:3.12-slim", "sha256:abc", output, "/usr/local/bin:/usr/bin")
+    assert (root.python, root.python_bin, root.glibc, root.registry) == (
+        "3.12",
+        "/usr/local/bin/python3",
+        "2_36",
+        True,
+    )
+    text = docker_build.root_dockerfile(root)
+    assert "COPY berth.pth /usr/local/lib/python3.12/site-packages/berth.pth" in text
+    assert "command -v python" in text, "a registry image keeps its own `python`"
+    args = docker_build.uv_install_args(Path("/t"), [], root)
+    assert args[args.index("--python-version") + 1] == "3.12" and "--compile-bytecode" not in args
+    dockerfile = docker_build.image_dockerfile(
+        "x", has_site=False, has_files=False, env={}, workdir="", path=root.path
+    )
+    assert 'PATH="/opt/berth/site/bin:/usr/local/bin:/usr/bin"' in dockerfile
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("3 10\n/usr/bin/python3\n/usr/lib/python3/dist-packages\nglibc 2.31\n", "3.10; Berth needs 3.11"),
+        ("3 12\n/usr/bin/python3\n/usr/lib/python3.12/site-packages\n \n", "not built on glibc"),
+        ("sh: python3: not found\n", "did not say what it is"),
+    ],
+)
+def test_registry_images_without_a_usable_python_are_refused(output: str, message: str) -> None:
+    with pytest.raises(InvalidSpec, match=message):
+        docker_build.parse_probe("img:1", "sha256:abc", output, "")

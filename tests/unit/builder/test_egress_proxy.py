@@ -55,7 +55,7 @@ def test_only_package_indexes_on_their_ports_are_allowed() -> None:
     assert decide(PYPI, connect("PyPI.org.", 443)) == ""
     refused = decide(PYPI, connect("example.com", 443))
     assert refused.startswith("blocked: example.com:443 is not a package index")
-    assert "(allowed: files.pythonhosted.org:443, pypi.org:443;" in refused
+    assert "(allowed: files.pythonhosted.org:443, pypi.org:443, deb.debian.org:443," in refused
     assert "BERTH_BUILD_ALLOWED_INDEXES" in refused
     assert decide(PYPI, connect("pypi.org", 22)).startswith("blocked: pypi.org:22 is not a package index")
     plain = parse_request_line("GET http://pypi.org/simple/ HTTP/1.1")

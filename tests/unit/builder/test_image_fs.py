@@ -5,7 +5,7 @@ import pytest
 from berth.v1 import spec_pb2
 from services.builder import image_fs
 from services.builder.errors import InvalidSpec
-from services.builder.venv import declarations
+from services.builder.process_build import declarations
 
 
 def test_image_paths_map_under_fs_and_never_escape(tmp_path: Path) -> None:

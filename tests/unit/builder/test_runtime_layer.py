@@ -1,6 +1,12 @@
 from pathlib import Path
 
-from services.builder.runtime_layer import RUNNER_DISTRIBUTIONS, layer_id, package_files, requirements
+from services.builder.runtime_layer import (
+    RUNNER_DISTRIBUTIONS,
+    SEED_PACKAGES,
+    layer_id,
+    package_files,
+    requirements,
+)
 
 
 def _package(root: Path) -> Path:
@@ -15,8 +21,10 @@ def _package(root: Path) -> Path:
     return root
 
 
-def test_requirements_pin_host_versions() -> None:
-    assert requirements(lambda name: "1.0") == [f"{name}==1.0" for name in RUNNER_DISTRIBUTIONS]
+def test_requirements_pin_host_versions_and_seed_pip_and_setuptools() -> None:
+    pinned = [f"{name}==1.0" for name in RUNNER_DISTRIBUTIONS]
+    assert requirements(lambda name: "1.0") == [*pinned, "pip", "setuptools<81"]
+    assert SEED_PACKAGES == ("pip", "setuptools<81"), "setuptools 81 dropped pkg_resources"
 
 
 def test_package_files_skip_cli_and_caches(tmp_path: Path) -> None:
