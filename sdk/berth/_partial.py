@@ -41,6 +41,8 @@ class WebConfig:
     custom_domains: tuple[str, ...] = ()
     port: int = 0
     startup_timeout: float = 0.0
+    # Arguments accepted for compatibility and ignored (proxy_regions=...): `berth deploy` says so.
+    ignored: tuple[str, ...] = ()
 
     def to_spec(self) -> spec_pb2.WebSpec:
         return spec_pb2.WebSpec(

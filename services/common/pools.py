@@ -5,11 +5,12 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Sequence
 
+from berth._spec_rules import ParameterValueError, canonical_param
 from berth.v1 import bus_pb2, spec_pb2
 
-
-class ParameterError(ValueError):
-    """A request's class parameters do not fit the declared types; the message is for the user."""
+# A request's class parameters do not fit the declared types (berth._spec_rules reads them, for the
+# edge, the scheduler and the runner alike); the message is for the user.
+ParameterError = ParameterValueError
 
 
 def pool_id(key: bus_pb2.PoolKey) -> str:
@@ -25,7 +26,7 @@ def canonical_params(parameters: Sequence[spec_pb2.ClassParameter], query_string
     pairs = []
     for param in parameters:
         if param.name in given:
-            value = _typed(param, given[param.name])
+            value = canonical_param(param, given[param.name])
         elif param.has_default:
             value = param.default
         else:
@@ -34,17 +35,3 @@ def canonical_params(parameters: Sequence[spec_pb2.ClassParameter], query_string
     return urllib.parse.urlencode(sorted(pairs))
 
 
-def _typed(param: spec_pb2.ClassParameter, raw: str) -> str:
-    if param.type == spec_pb2.PARAM_TYPE_INT:
-        try:
-            return str(int(raw))
-        except ValueError:
-            raise ParameterError(f"parameter {param.name!r} must be an integer, got {raw!r}") from None
-    if param.type == spec_pb2.PARAM_TYPE_BOOL:
-        lowered = raw.lower()
-        if lowered in ("true", "1", "yes"):
-            return "true"
-        if lowered in ("false", "0", "no"):
-            return "false"
-        raise ParameterError(f"parameter {param.name!r} must be true or false, got {raw!r}")
-    return raw

@@ -14,12 +14,12 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from berth import _spec_rules as spec_rules
 from berth.v1 import bus_pb2, spec_pb2
 from services.common.pools import ParameterError, canonical_params, pool_id
 
 __all__ = ["ContainerRecord", "Pool", "State", "function_id", "pool_id"]
 
-DEFAULT_SCALEDOWN_WINDOW = 60.0
 LOAD_TTL = 3.0
 # Live pools (distinct parameter sets) per function version. Each may hold containers, so this is
 # what one stranger choosing query values can make a function cost; legitimate uses (a handful of
@@ -89,19 +89,20 @@ class Pool:
             return 0  # a required parameter: there is no default pool
         return self.function.scaling.min_containers if self.key.params == default else 0
 
+    # Deploys store resolved values (spec_rules.resolve_app); the rules still apply to a spec
+    # that never went through one.
     @property
     def max_inputs(self) -> int:
-        return max(1, self.function.scaling.max_inputs)
+        return spec_rules.max_inputs(self.function.scaling)
 
     @property
     def target(self) -> int:
         """Inputs per container the autoscaler aims for (concurrent's target_inputs)."""
-        target = self.function.scaling.target_inputs or self.max_inputs
-        return max(1, min(target, self.max_inputs))
+        return spec_rules.target_inputs(self.function.scaling)
 
     @property
     def scaledown_window(self) -> float:
-        return self.function.scaling.scaledown_window or DEFAULT_SCALEDOWN_WINDOW
+        return spec_rules.scaledown_window(self.function.scaling)
 
     def report(self, edge_id: str, *, waiting: int, inflight: int, now: float) -> None:
         self.loads[edge_id] = EdgeLoad(waiting=waiting, inflight=inflight, at=now)

@@ -10,8 +10,9 @@ import time
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from berth import _spec_rules as spec_rules
 from berth.v1 import bus_pb2, spec_pb2, state_pb2
-from services.common import bus, logs
+from services.common import bus, call_routes, logs, subjects
 from services.scheduler import history
 
 LOAD_TIMEOUT = 30.0
@@ -46,6 +47,7 @@ class AppStore:
             if kept is not None:
                 version = await bus.get_record(self._apps, key, state_pb2.AppVersionRecord)
                 if version is not None:
+                    spec_rules.resolve_app(version.record.spec)  # kept before deploys resolved it
                     self._history.setdefault(kept[0], {})[kept[1]] = version
                 continue
             try:
@@ -54,6 +56,7 @@ class AppStore:
                 continue
             if entry.value:
                 record = state_pb2.AppRecord.FromString(entry.value)
+                spec_rules.resolve_app(record.spec)  # stored before deploys resolved it
                 self._versions[key] = record.version
                 if not record.stopped:
                     self.records[key] = record
@@ -220,6 +223,9 @@ def record_hosts(record: state_pb2.AppRecord) -> list[str]:
     """Every route key of the record: the first DNS label of each URL, and its custom domains."""
     hosts = [u.url.split("://", 1)[1].split(".", 1)[0] for u in record.urls]
     hosts += [domain for u in record.urls for domain in u.custom_domains]
+    # Every function's call route (call_routes.py); a record from before calls has none to delete.
+    app = subjects.app_key(record.spec.name, record.ephemeral)
+    hosts += [call_routes.key(app, f.name) for f in record.spec.functions if call_routes.valid_name(f.name)]
     return hosts
 
 

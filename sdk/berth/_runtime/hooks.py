@@ -8,27 +8,15 @@ from typing import Any
 
 from berth._cls import Cls, ParamDef
 from berth._errors import InvalidError
-from berth.v1 import spec_pb2
-
-_TRUE = ("true", "1", "yes", "on")
-_FALSE = ("false", "0", "no", "off")
+from berth._spec_rules import ParameterValueError, parse_param
 
 
 def convert(param: ParamDef, text: str) -> Any:
     """A parameter value from its URL spelling, as the declared type."""
-    if param.type == spec_pb2.PARAM_TYPE_INT:
-        try:
-            return int(text)
-        except ValueError:
-            raise InvalidError(f"parameter {param.name!r} must be an int, got {text!r}") from None
-    if param.type == spec_pb2.PARAM_TYPE_BOOL:
-        lowered = text.lower()
-        if lowered in _TRUE or lowered in _FALSE:
-            return lowered in _TRUE
-        raise InvalidError(f"parameter {param.name!r} must be true or false, got {text!r}")
-    if param.type == spec_pb2.PARAM_TYPE_BYTES:
-        return text.encode("latin-1")
-    return text
+    try:
+        return parse_param(param, text)
+    except ParameterValueError as exc:
+        raise InvalidError(str(exc)) from None
 
 
 def instantiate(cls: Cls, parameters: Mapping[str, str]) -> Any:

@@ -3,21 +3,57 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import grpc
 
+from berth._app import App
+from berth._compat import RenamedWarning
 from berth._errors import Error
+from berth._function import Function
 from berth._spec import build_app_spec
 from berth.cli.client import Api, translate
-from berth.cli.loading import bundle, load_app_file
+from berth.cli.loading import LoadedApp, bundle, load_app_file
 from berth.v1 import control_pb2
 
 
 def app_name(loaded_name: str | None, flag: str | None, path: Path) -> str:
     """App(name) wins, then --name, then the file's stem."""
     return loaded_name or flag or path.stem
+
+
+def placement_notice(app: App) -> str:
+    """One line naming the functions that ask for a region or cloud (accepted, and ignored: a
+    Berth platform has one region); "" when none does."""
+    asked = []
+    for name, obj in app._objects.items():
+        ignored = list(obj.options.ignored)
+        webs = [obj.web] if isinstance(obj, Function) else list(obj.web_methods.values())
+        ignored += [text for web in webs if web is not None for text in web.ignored]
+        if ignored:
+            asked.append(f"{name} ({', '.join(ignored)})")
+    if not asked:
+        return ""
+    return f"notice: region and cloud options are ignored, this platform has one region: {'; '.join(asked)}"
+
+
+def load_with_notices(path: Path, echo: Callable[[str], None]) -> LoadedApp:
+    """Imports the app file, echoing a line for each former name it uses (`keep_warm=`, ...) and
+    one for the region/cloud options it sets: all of them work or are ignored, so say which."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RenamedWarning)
+        loaded = load_app_file(path)
+    for warning in caught:
+        if issubclass(warning.category, RenamedWarning):
+            echo(f"warning: {warning.message}")
+        else:  # the app's own warnings, shown as they would have been
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    notice = placement_notice(loaded.app)
+    if notice:
+        echo(notice)
+    return loaded
 
 
 def deploy_file(
@@ -33,7 +69,7 @@ def deploy_file(
 
     The build's progress is echoed as the builder summarises it; `verbose` adds what the summary
     lines stand for (each package uv installed)."""
-    loaded = load_app_file(path)
+    loaded = load_with_notices(path, echo)
     spec = build_app_spec(loaded.app, entry_module=loaded.path.name)
     spec.name = app_name(loaded.app.name, name, loaded.path)
     request = control_pb2.DeployRequest(app=spec, bundle=bundle(loaded.sources), ephemeral=ephemeral)
