@@ -21,7 +21,9 @@ LOG_MAX_AGE_SECONDS = 7 * 24 * 3600
 LOG_MAX_BYTES = 1 << 30
 # Log lines kept per app (each app has one subject, subjects.app_logs): past it an app's oldest
 # lines go, so a chatty app cannot push the others' history out of the stream. A line is at most
-# 1 MiB (services/agent/logs.py), so LOG_MAX_BYTES stays the bound on the stream's size.
+# 1 MiB (services/agent/logs.py), so LOG_MAX_BYTES stays the bound on the stream's size. The
+# stream counts messages, and an edge's message is a batch of access lines: readers cut history
+# to this many lines (services/scheduler/logstream.py).
 LOG_MAX_LINES_PER_APP = 10_000
 CALL_RESULTS_MAX_AGE_SECONDS = 24 * 3600
 CALL_RESULTS_MAX_BYTES = 256 << 20

@@ -54,6 +54,14 @@ class RateLimiter:
         bucket[0] = tokens
         return (1.0 - tokens) / self.rate
 
+    def waiting(self, key: str) -> float:
+        """The seconds until `key` may take a token (0.0: now), without taking one."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return 0.0
+        tokens = min(self.capacity, bucket[0] + (self._clock() - bucket[1]) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
     def _prune(self, now: float) -> None:
         """Forgets buckets that have refilled (the same as no bucket), then the oldest if needed."""
         for key, (tokens, stamp) in list(self._buckets.items()):

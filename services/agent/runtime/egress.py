@@ -52,6 +52,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from services.common import nft
+from services.common.hostport import split_host_port
 
 log = logging.getLogger("berth.agent")
 
@@ -202,14 +203,11 @@ def configured_openings(text: str) -> list[Opening]:
     """BERTH_EGRESS_ALLOW: `host:port` entries (`[v6]:port` too), comma or space separated."""
     found: list[Opening] = []
     for entry in text.replace(",", " ").split():
-        try:
-            parts = urlsplit(f"//{entry}")
-            host, port = parts.hostname, parts.port
-        except ValueError:
-            host, port = None, None
-        if not host or port is None:
+        parsed = split_host_port(entry)
+        if parsed is None:
             log.warning("%s: ignoring %r (expected host:port)", ALLOW_ENV, entry)
             continue
+        host, port = parsed
         found += [Opening(address, port) for address in _addresses(host)]
     return list(dict.fromkeys(found))
 

@@ -1,4 +1,5 @@
-"""Access lines: one per request that names an app, with the id the container and failures see."""
+"""Access lines: one per request that names an app, with the id the container and failures see,
+batched per app into bus messages that readers unbatch."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import asyncio
 from typing import Any
 
 from berth.v1 import control_pb2, state_pb2
-from services.common import subjects
+from services.common import loglines, subjects
 from services.edge import access, failures
+from services.edge.log_batches import LogBatcher
 
 
 class Bus:
@@ -15,9 +17,17 @@ class Bus:
 
     def __init__(self) -> None:
         self.published: list[tuple[str, bytes]] = []
+        self.flushed = 0
 
-    async def publish(self, subject: str, data: bytes) -> None:
+    async def publish(self, subject: str, data: bytes, headers: dict[str, str] | None = None) -> None:
+        assert headers == loglines.BATCH_HEADERS
         self.published.append((subject, data))
+
+    async def flush(self, timeout: float) -> None:
+        self.flushed += 1
+
+    def lines(self) -> list[control_pb2.LogLine]:
+        return [line for _, data in self.published for line in loglines.decode(data, loglines.BATCH_HEADERS)]
 
 
 ROUTE = state_pb2.Route(host_label="local--shop-f", app=subjects.app_key("shop", False), function="f")
@@ -43,7 +53,12 @@ def run(app: Any, s: dict[str, Any]) -> tuple[Bus, list[dict[str, Any]]]:
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b""}
 
-    asyncio.run(access.AccessLog(bus, "edge-1").serve(app, s, receive, send))  # type: ignore[arg-type]
+    async def main() -> None:
+        log = access.AccessLog(bus, "edge-1")  # type: ignore[arg-type]
+        await log.serve(app, s, receive, send)
+        await log.close()  # the edge's stop publishes what waits
+
+    asyncio.run(main())
     return bus, sent
 
 
@@ -60,9 +75,9 @@ def test_one_line_per_routed_request_with_status_container_params_and_id() -> No
 
     bus, sent = run(app, scope())
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
-    ((subject, data),) = bus.published
+    ((subject, _),) = bus.published
     assert subject == subjects.app_logs(ROUTE.app)
-    line = control_pb2.LogLine.FromString(data)
+    (line,) = bus.lines()
     assert (line.stream, line.function, line.params, line.container_id) == ("access", "f", "size=7", "c9")
     assert (line.access.method, line.access.path, line.access.status) == ("GET", "/items", 201)
     assert len(line.request_id) == 16 and line.time_ms > 0
@@ -86,7 +101,7 @@ def test_a_refused_request_is_logged_with_the_edge_as_container() -> None:
         await send({"type": "http.response.start", "status": 401, "headers": []})
 
     bus, _ = run(app, scope())
-    line = control_pb2.LogLine.FromString(bus.published[0][1])
+    (line,) = bus.lines()
     assert (line.access.status, line.container_id, line.params) == (401, "edge-1", "")
 
 
@@ -98,13 +113,15 @@ def test_an_app_that_raises_still_gets_its_line_without_a_status() -> None:
     bus = Bus()
 
     async def main() -> None:
+        log = access.AccessLog(bus, "e")  # type: ignore[arg-type]
         try:
-            await access.AccessLog(bus, "e").serve(app, scope(), None, None)  # type: ignore[arg-type]
+            await log.serve(app, scope(), None, None)
         except ConnectionError:
             pass
+        await log.close()
 
     asyncio.run(main())
-    assert control_pb2.LogLine.FromString(bus.published[0][1]).access.status == 0
+    assert [line.access.status for line in bus.lines()] == [0]
 
 
 def test_websocket_accept_is_101() -> None:
@@ -113,10 +130,85 @@ def test_websocket_accept_is_101() -> None:
         await send({"type": "websocket.accept"})
 
     bus, _ = run(app, scope(type="websocket"))
-    line = control_pb2.LogLine.FromString(bus.published[0][1])
+    (line,) = bus.lines()
     assert (line.access.method, line.access.status) == ("WS", 101)
 
 
 def test_outside_a_request_failures_make_their_own_id() -> None:
     assert access.current_request_id() == ""
     assert len(failures.request_id()) == 16
+
+
+async def _ok(s: dict[str, Any], receive: Any, send: Any) -> None:
+    access.routed(s, ROUTE)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+
+
+async def _until(condition: Any, what: str) -> None:
+    """Lets the flusher task run until `condition()`; bounded, not timed."""
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"never: {what}")
+
+
+def test_requests_lines_go_out_as_one_message_in_order_without_waiting_for_stop() -> None:
+    bus = Bus()
+
+    async def main() -> None:
+        log = access.AccessLog(bus, "e", batcher=LogBatcher(max_lines=3, max_delay=3600))  # type: ignore[arg-type]
+        for n in range(3):
+            await log.serve(_ok, scope(path=f"/{n}"), None, _sink)
+        # The third line fills the batch: it goes out now, not after the hour.
+        await _until(lambda: bus.published, "the full batch published")
+        assert [line.access.path for line in bus.lines()] == ["/0", "/1", "/2"]
+        assert len(bus.published) == 1
+        await log.serve(_ok, scope(path="/3"), None, _sink)
+        await log.close()
+        assert [line.access.path for line in bus.lines()] == ["/0", "/1", "/2", "/3"]
+        assert bus.flushed == 1
+
+    asyncio.run(main())
+
+
+def test_a_batch_goes_out_once_its_delay_has_passed() -> None:
+    bus = Bus()
+    now = [100.0]
+
+    async def main() -> None:
+        batcher = LogBatcher(max_lines=100, max_delay=0.0)
+        log = access.AccessLog(bus, "e", batcher=batcher, clock=lambda: now[0])  # type: ignore[arg-type]
+        await log.serve(_ok, scope(), None, _sink)
+        await _until(lambda: bus.published, "the batch published at its deadline")
+        assert len(bus.lines()) == 1
+
+    asyncio.run(main())
+
+
+def test_a_bus_that_takes_nothing_costs_bounded_memory_and_drops_are_counted() -> None:
+    class Stuck(Bus):
+        async def publish(self, subject: str, data: bytes, headers: dict[str, str] | None = None) -> None:
+            await asyncio.Event().wait()  # never returns, as a bus that stopped reading
+
+    bus = Stuck()
+
+    async def main() -> None:
+        size = access.line(_finished(), scope(), "e", 0.0).ByteSize() + 6
+        batcher = LogBatcher(max_lines=1, max_delay=0.0, max_pending_bytes=10 * size)
+        log = access.AccessLog(bus, "e", batcher=batcher)  # type: ignore[arg-type]
+        for _ in range(50):
+            await log.serve(_ok, scope(), None, _sink)
+        assert log.dropped > 0
+        assert batcher.pending_bytes <= 10 * size
+        # (asyncio.run cancels the flusher, stuck in publish, on the way out.)
+
+    asyncio.run(main())
+
+
+def _finished() -> access.Entry:
+    return access.Entry(access.new_request_id(), 0.0, route=ROUTE, status=200)
+
+
+async def _sink(message: dict[str, Any]) -> None:
+    pass
