@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import baseline as plain
-from benchmarks import hostile, load
+from benchmarks import calls, hostile, load
 from benchmarks import platform as berth_up
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -460,6 +460,9 @@ class Bench:
             results[name]["throughput_ratio"] = self.throughput_ratio(rps)
         if not a.skip_bulk:
             results["bulk"] = self.bulk()
+        if not a.skip_calls:
+            log("function calls: .remote round trips, then .map of 1000 inputs")
+            results["calls"] = calls.measure(self.platform, a.duration)
         if not a.skip_hostile:
             log("hostile: huge and slow headers against square while timing hello")
             results["hostile"] = hostile.measure(self.wrk, self.platform, hello, square, a.duration)
@@ -673,6 +676,7 @@ def runtime_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str,
             )
         )
     out.extend(hostile.flow_rows(results.get("hostile_flow"), GOAL_HOSTILE_RSS_MIB, GOAL_HOSTILE_P50_RATIO))
+    out.extend(calls.rows(results.get("calls")))
     idle = results.get("idle")
     if idle:
         warm = idle["with_warm_containers"]
@@ -779,6 +783,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-cold", action="store_true")
     parser.add_argument("--skip-bulk", action="store_true", help="skip the 1 GiB upload and download")
     parser.add_argument("--skip-hostile", action="store_true", help="skip the hostile-client attacks")
+    parser.add_argument("--skip-calls", action="store_true", help="skip the function-call rows")
     parser.add_argument("--cold-runs", type=int, default=7, help="cold starts per runtime (default 7)")
     parser.add_argument(
         "--out", type=Path, default=None, help="JSON file (default bench-results/bench-<ts>.json)"

@@ -18,11 +18,14 @@ Code written for Modal's web endpoints runs with `import berth as modal`.
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from . import exception as exception
-from ._app import App
+from . import experimental as experimental
+from ._app import App, Stub
 from ._cls import Cls, parameter
 from ._errors import AuthError, Error, InvalidError, NotFoundError
 from ._function import Function
+from ._function_call import FunctionCall
 from ._image import Image
+from ._methods import method
 from ._partial import asgi_app, concurrent, enter, exit, fastapi_endpoint, web_endpoint, web_server, wsgi_app
 from ._secret import Secret
 from .exception import NotSupportedError
@@ -33,16 +36,19 @@ __all__ = [
     "Cls",
     "Error",
     "Function",
+    "FunctionCall",
     "Image",
     "InvalidError",
     "NotFoundError",
     "NotSupportedError",
     "Secret",
+    "Stub",
     "asgi_app",
     "concurrent",
     "enter",
     "exit",
     "fastapi_endpoint",
+    "method",
     "parameter",
     "web_endpoint",
     "web_server",

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import inspect
+import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ._cls import Cls
-from ._compat import HostedNames
+from ._compat import HostedNames, RenamedWarning
+from ._entrypoint import LocalEntrypoint
 from ._errors import InvalidError
 from ._function import Function, make_options
 from ._image import Image
 from ._partial import is_registered
 from ._secret import Secret, check_secrets
+from ._spec_rules import DEFAULT_TIMEOUT
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,6 +41,9 @@ class App(metaclass=HostedNames):
         self.image = image
         self.secrets = check_secrets(secrets, "App()")
         self._objects: dict[str, Function | Cls] = {}
+        self._entrypoints: dict[str, LocalEntrypoint] = {}
+        # (name, dev) of the copy `berth run` deployed, which this process's calls then reach.
+        self._run_copy: tuple[str, bool] | None = None
 
     @property
     def registered_functions(self) -> dict[str, Function]:
@@ -47,6 +54,56 @@ class App(metaclass=HostedNames):
     def registered_classes(self) -> dict[str, Cls]:
         """Classes registered with `@app.cls()`, by name, in definition order."""
         return {k: v for k, v in self._objects.items() if isinstance(v, Cls)}
+
+    @property
+    def registered_entrypoints(self) -> dict[str, LocalEntrypoint]:
+        """Functions marked with `@app.local_entrypoint()`, by name, in definition order."""
+        return dict(self._entrypoints)
+
+    def local_entrypoint(self, *args: object) -> Callable[[Callable[..., Any]], LocalEntrypoint]:
+        """Marks a function that `berth run app.py` runs in the local process, after deploying
+        an ephemeral copy of the app that the function's `.remote` calls reach (the copy stops
+        when it returns). Its parameters come from the command line: `berth run app.py --x 1`::
+
+            @app.local_entrypoint()
+            def main(x: int = 1):
+                print(square.remote(x))
+        """
+        _check_bare("app.local_entrypoint", args)
+
+        def wrap(fn: Callable[..., Any]) -> LocalEntrypoint:
+            if not inspect.isfunction(fn):
+                raise InvalidError(f"@app.local_entrypoint() goes on a function, got {type(fn).__name__}")
+            if fn.__name__ in self._entrypoints or fn.__name__ in self._objects:
+                raise InvalidError(
+                    f"App {self.name or ''} already has a function or entrypoint named {fn.__name__!r}"
+                )
+            entrypoint = LocalEntrypoint(self, fn)
+            self._entrypoints[entrypoint.name] = entrypoint
+            return entrypoint
+
+        return wrap
+
+    def call_copy(self) -> tuple[str, bool]:
+        """(app name, dev) of the copy this process's `.remote` calls of the app's functions
+        reach: the container's own copy inside one of the app's containers, the ephemeral copy
+        under `berth run`, else the deployed app of this name."""
+        from ._runtime import call_client
+
+        client = call_client.current()
+        # The container's app key holds the name as the platform normalized it (lowercase,
+        # dashes): an App named otherwise is another app, called on its deployed copy.
+        if client is not None and (not self.name or _normalized(self.name) == client.app):
+            return client.app, client.dev
+        if self._run_copy is not None:
+            return self._run_copy
+        if not self.name:
+            raise InvalidError(
+                "this App has no name, so there is no deployed copy to call: give it one "
+                "(berth.App('my-app')) and `berth deploy` it, run it with `berth run FILE`, or use "
+                "berth.Function.from_name('app', 'function')"
+            )
+        return self.name, False
 
     def _register(self, name: str, obj: Function | Cls) -> None:
         if name in self._objects:
@@ -63,12 +120,12 @@ class App(metaclass=HostedNames):
         env: Mapping[str, str] | None = None,
         cpu: float | None = None,
         memory: int | None = None,
-        timeout: float = 300,
+        timeout: float = DEFAULT_TIMEOUT,
         startup_timeout: float | None = None,
-        min_containers: int = 0,
+        min_containers: int | None = None,
         max_containers: int | None = None,
         buffer_containers: int = 0,
-        scaledown_window: float = 60,
+        scaledown_window: float | None = None,
         serialized: bool = False,
         retries: object = None,
         gpu: object = None,
@@ -109,6 +166,7 @@ class App(metaclass=HostedNames):
                 )
             if not inspect.isfunction(fn):
                 raise InvalidError(f"@app.function() goes on a function, got {type(fn).__name__}")
+            options.apply("function", fn)
             function = Function(self, fn, options)
             self._register(function.name, function)
             return function
@@ -123,12 +181,12 @@ class App(metaclass=HostedNames):
         env: Mapping[str, str] | None = None,
         cpu: float | None = None,
         memory: int | None = None,
-        timeout: float = 300,
+        timeout: float = DEFAULT_TIMEOUT,
         startup_timeout: float | None = None,
-        min_containers: int = 0,
+        min_containers: int | None = None,
         max_containers: int | None = None,
         buffer_containers: int = 0,
-        scaledown_window: float = 60,
+        scaledown_window: float | None = None,
         serialized: bool = False,
         retries: object = None,
         gpu: object = None,
@@ -165,6 +223,7 @@ class App(metaclass=HostedNames):
                 raise InvalidError(f"{user_cls!r} is already registered; use @app.cls() once")
             if not isinstance(user_cls, type):
                 raise InvalidError(f"@app.cls() goes on a class; use @app.function() for {user_cls!r}")
+            options.apply("class", user_cls)
             registered = Cls(self, user_cls, options)
             self._register(registered.name, registered)
             return registered
@@ -173,6 +232,20 @@ class App(metaclass=HostedNames):
 
     def __repr__(self) -> str:
         return f"<berth.App {self.name!r}>"
+
+
+class Stub(App):
+    """Former name of `App`, kept working: constructing one warns."""
+
+    def __init__(
+        self, name: str | None = None, *, image: Image | None = None, secrets: Sequence[Secret] = ()
+    ):
+        warnings.warn("berth.Stub is deprecated, use berth.App instead", RenamedWarning, stacklevel=2)
+        super().__init__(name, image=image, secrets=secrets)
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9]", "-", name.lower())).strip("-")
 
 
 def _check_bare(decorator: str, args: tuple[object, ...]) -> None:

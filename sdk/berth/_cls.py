@@ -7,10 +7,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import _calls
 from ._compat import HostedNames
 from ._errors import InvalidError
 from ._function import Options
+from ._methods import Obj, RemoteCls, is_method
 from ._partial import HOOK_ATTR, Concurrency, WebConfig, concurrency, web_config
+from ._spec_rules import spell_param as spell
 from .v1 import spec_pb2
 
 if TYPE_CHECKING:
@@ -74,15 +77,6 @@ class ParamDef:
         )
 
 
-def spell(value: Any) -> str:
-    """A parameter value as a URL query would spell it."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
-    return str(value)
-
-
 def _check_value(cls_name: str, param: ParamDef, value: Any) -> None:
     expected = _PY_TYPES[param.type]
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
@@ -129,7 +123,11 @@ class Cls(metaclass=HostedNames):
         self.web_methods: dict[str, WebConfig] = {}
         self.enter_methods: list[str] = []
         self.exit_methods: list[str] = []
+        # `@berth.method()` methods: each deploys as the function "Class.method" (berth._methods).
+        self.call_methods: list[str] = []
         for attr, value in vars(user_cls).items():
+            if is_method(value):
+                self.call_methods.append(attr)
             web = web_config(value)
             if web is not None:
                 self.web_methods[attr] = web
@@ -170,8 +168,21 @@ class Cls(metaclass=HostedNames):
             obj.__init__()
         return obj
 
-    def __call__(self, **kwargs: Any) -> Any:
-        return self.instantiate(kwargs)
+    def __call__(self, **kwargs: Any) -> Obj:
+        """The class with these parameter values: its `@berth.method()` methods have `.remote`
+        (`Model(p=1).predict.remote(x)`); other attributes are a local instance's."""
+        return Obj(self, kwargs)
+
+    def method_target(self, method_name: str, parameters: Mapping[str, str]) -> _calls.Target:
+        """Where a call of `method_name` with these (spelled) parameters goes."""
+        app_name, dev = self.app.call_copy()
+        return _calls.Target(app_name, f"{self.name}.{method_name}", dev, dict(parameters))
+
+    @staticmethod
+    def from_name(app_name: str, name: str) -> RemoteCls:
+        """The class `name` of the deployed app `app_name`: `Cls.from_name("app", "Model")(p=1)
+        .predict.remote(x)`. Each method is looked up at its first call (NotFoundError then)."""
+        return RemoteCls(app_name, name)
 
     def get_user_cls(self) -> type:
         """The undecorated class."""

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from .exception import NotSupportedError
 
 _URL = "call its web endpoint's URL over HTTP instead (`berth deploy` prints it)"
-_LOCAL = "or `.local()` to run it in this process"
 _IMAGE_PIP = "install Python packages with `Image.pip_install(...)`"
 _STATE = "keep state in a service of your own (a database, Redis) reached from your function"
 
@@ -41,15 +40,9 @@ HOSTED_NAMES: dict[str, dict[str, tuple[str, str]]] = {
         "Retries": ("automatic retries (berth.Retries)", "retry in the client, or inside the function"),
         "Tunnel": ("tunnels (berth.forward)", "use a web decorator: every web function gets a URL"),
         "forward": ("tunnels (berth.forward)", "use a web decorator: every web function gets a URL"),
-        "FunctionCall": ("function calls by id (berth.FunctionCall)", _URL),
-        "method": (
-            "@berth.method (remote methods of classes)",
-            "decorate the method with a web decorator such as @berth.fastapi_endpoint()",
-        ),
         "batched": ("@berth.batched (dynamic batching)", "batch inside your endpoint"),
         "build": ("@berth.build (image build hooks)", "download at build time with `Image.pip_install`"),
         "gpu": ("GPUs (berth.gpu)", "run on CPU; Berth schedules no GPUs"),
-        "Stub": ("berth.Stub (the old name of App)", "use berth.App"),
         "current_function_call_id": (
             "berth.current_function_call_id()",
             "use the request's x-berth-request-id",
@@ -64,11 +57,25 @@ HOSTED_NAMES: dict[str, dict[str, tuple[str, str]]] = {
             "run one `berth up` (BERTH_HOME) per environment",
         ),
     },
-    "App": {
-        "local_entrypoint": (
-            "App.local_entrypoint (`modal run` entrypoints)",
-            f"run the script with python, and {_URL}",
+    "berth.experimental": {
+        "stop_fetching_inputs": (
+            "berth.experimental.stop_fetching_inputs()",
+            "raise an exception in @berth.enter() to fail the container, or let it scale down",
         ),
+        "get_local_input_concurrency": (
+            "berth.experimental.get_local_input_concurrency()",
+            "set it with @berth.concurrent(max_inputs=...)",
+        ),
+        "set_local_input_concurrency": (
+            "berth.experimental.set_local_input_concurrency()",
+            "set it with @berth.concurrent(max_inputs=...) and redeploy",
+        ),
+        "clustered": ("@berth.experimental.clustered (multi-node clusters)", "run one container per call"),
+        "get_cluster_info": ("berth.experimental.get_cluster_info()", "run one container per call"),
+        "raw_registry_image": ("berth.experimental.raw_registry_image", "start from Image.debian_slim()"),
+        "raw_dockerfile_image": ("berth.experimental.raw_dockerfile_image", "start from Image.debian_slim()"),
+    },
+    "App": {
         "run": ("App.run() (ephemeral runs from Python)", "use `berth serve FILE` or `berth deploy FILE`"),
         "deploy": ("App.deploy() from Python", "use `berth deploy FILE`"),
         "lookup": ("App.lookup()", "deploy with `berth deploy FILE`; apps are named in the file"),
@@ -76,15 +83,11 @@ HOSTED_NAMES: dict[str, dict[str, tuple[str, str]]] = {
         "schedule": ("schedules", "call the endpoint's URL from cron or a CI schedule"),
     },
     "Function": {
-        "remote": ("Function.remote (calling a deployed function from Python)", f"{_URL}, {_LOCAL}"),
-        "remote_gen": ("Function.remote_gen (remote generators)", f"{_URL}, {_LOCAL}"),
-        "spawn": ("Function.spawn (background calls)", f"{_URL}; long calls get a 303 to poll"),
-        "spawn_map": ("Function.spawn_map", f"{_URL} once per input"),
-        "map": ("Function.map (fan-out over inputs)", f"{_URL} once per input, {_LOCAL}"),
-        "starmap": ("Function.starmap (fan-out over inputs)", f"{_URL} once per input, {_LOCAL}"),
-        "for_each": ("Function.for_each (fan-out over inputs)", f"{_URL} once per input, {_LOCAL}"),
-        "from_name": ("Function.from_name (looking up a deployed function)", _URL),
-        "lookup": ("Function.lookup (looking up a deployed function)", _URL),
+        "spawn_map": ("Function.spawn_map", "call `.spawn(...)` once per input, or use `.map(...)`"),
+        "lookup": (
+            "Function.lookup (the former name of from_name)",
+            "use berth.Function.from_name(app, name)",
+        ),
         "keep_warm": (
             "Function.keep_warm()",
             "set min_containers=N in @app.function() (`berth deploy` applies it)",
@@ -98,38 +101,19 @@ HOSTED_NAMES: dict[str, dict[str, tuple[str, str]]] = {
         "with_options": ("Function.with_options()", "pass the options to @app.function() and redeploy"),
     },
     "Cls": {
-        "from_name": ("Cls.from_name (looking up a deployed class)", _URL),
-        "lookup": ("Cls.lookup (looking up a deployed class)", _URL),
+        "lookup": ("Cls.lookup (the former name of from_name)", "use berth.Cls.from_name(app, name)"),
         "with_options": ("Cls.with_options()", "pass the options to @app.cls() and redeploy"),
         "with_concurrency": ("Cls.with_concurrency()", "decorate the class with @berth.concurrent(...)"),
         "with_batching": ("Cls.with_batching()", "batch inside your endpoint"),
     },
     "Image": {
-        "apt_install": (
-            "Image.apt_install (system packages)",
-            f"{_IMAGE_PIP}; system packages are not installed by the builder (on the Docker runtime "
-            "the base image is Debian with Python only)",
-        ),
-        "run_commands": (
-            "Image.run_commands (shell commands at build time)",
-            f"{_IMAGE_PIP}, add files with `add_local_dir`, set variables with `env()`",
-        ),
         "dockerfile_commands": ("Image.dockerfile_commands", f"{_IMAGE_PIP} and `env()`/`workdir()`"),
-        "from_registry": ("Image.from_registry (images from a registry)", "start from Image.debian_slim()"),
         "from_dockerfile": ("Image.from_dockerfile", "start from Image.debian_slim() and pip_install"),
         "from_aws_ecr": ("Image.from_aws_ecr", "start from Image.debian_slim()"),
         "from_gcp_artifact_registry": ("Image.from_gcp_artifact_registry", "start from Image.debian_slim()"),
         "micromamba": ("conda images (Image.micromamba)", f"start from Image.debian_slim() and {_IMAGE_PIP}"),
         "micromamba_install": ("conda packages (Image.micromamba_install)", _IMAGE_PIP),
-        "uv_pip_install": (
-            "Image.uv_pip_install",
-            "use `Image.pip_install(...)`: the builder runs uv already",
-        ),
         "uv_sync": ("Image.uv_sync", "list the packages in `Image.pip_install(...)`"),
-        "pip_install_from_requirements": (
-            "Image.pip_install_from_requirements",
-            "list the packages in `Image.pip_install(...)`",
-        ),
         "pip_install_from_pyproject": (
             "Image.pip_install_from_pyproject",
             "list the packages in `Image.pip_install(...)`",
@@ -147,7 +131,6 @@ HOSTED_NAMES: dict[str, dict[str, tuple[str, str]]] = {
         "copy_local_file": ("Image.copy_local_file", "use `Image.add_local_file`"),
         "copy_local_dir": ("Image.copy_local_dir", "use `Image.add_local_dir`"),
         "add_local_python_packages": ("Image.add_local_python_packages", "use `add_local_python_source`"),
-        "imports": ("Image.imports()", "import inside the function body"),
     },
     "Secret": {
         "from_dotenv": (
@@ -161,6 +144,11 @@ HOSTED_NAMES: dict[str, dict[str, tuple[str, str]]] = {
         "from_dotenv_file": ("Secret.from_dotenv", "`berth secret create NAME --from-dotenv FILE`"),
     },
 }
+
+
+class RenamedWarning(DeprecationWarning):
+    """A former name of the hosted service's API was used (`keep_warm=`, `berth.Stub`): it works,
+    and `berth deploy` prints the warning with the current name to use."""
 
 
 def lookup(owner: str, name: str) -> NotSupportedError | None:

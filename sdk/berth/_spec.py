@@ -14,10 +14,9 @@ from ._errors import InvalidError
 from ._function import Function, Options
 from ._image import Image
 from ._partial import Concurrency, WebConfig
+from ._remote import is_generator
+from ._spec_rules import DEFAULT_MAX_INPUTS, DEFAULT_SCALEDOWN_WINDOW, DEFAULT_TIMEOUT
 from .v1 import spec_pb2
-
-DEFAULT_TIMEOUT = 300.0
-DEFAULT_SCALEDOWN_WINDOW = 60.0
 
 
 def find_app(module: ModuleType) -> App:
@@ -41,7 +40,7 @@ def find_app(module: ModuleType) -> App:
 
 def _scaling(options: Options, conc: Concurrency | None) -> spec_pb2.ScalingSpec:
     return spec_pb2.ScalingSpec(
-        max_inputs=conc.max_inputs if conc else 1,
+        max_inputs=conc.max_inputs if conc else DEFAULT_MAX_INPUTS,
         target_inputs=(conc.target_inputs or 0) if conc else 0,
         min_containers=options.min_containers,
         max_containers=options.max_containers or 0,
@@ -95,22 +94,23 @@ def _check_module_level(qualname: str) -> None:
 
 
 def build_app_spec(app: App, *, entry_module: str) -> spec_pb2.AppSpec:
-    """The AppSpec of `app`: one FunctionSpec per function and per web method of a class."""
+    """The AppSpec of `app`: one FunctionSpec per function, and per web method and
+    `@berth.method()` method of a class."""
     spec = spec_pb2.AppSpec(name=app.name or "", entry_module=entry_module)
     for obj in app._objects.values():
         if isinstance(obj, Function):
             _check_module_level(obj.__qualname__)
-            spec.functions.append(
-                _function_spec(
-                    app,
-                    name=obj.name,
-                    object_name=obj.name,
-                    method_name="",
-                    web=obj.web,
-                    options=obj.options,
-                    conc=obj.concurrency,
-                )
+            function = _function_spec(
+                app,
+                name=obj.name,
+                object_name=obj.name,
+                method_name="",
+                web=obj.web,
+                options=obj.options,
+                conc=obj.concurrency,
             )
+            function.generator = is_generator(obj.raw_f)
+            spec.functions.append(function)
         elif isinstance(obj, Cls):
             _check_module_level(obj.__qualname__)
             for method_name, web in obj.web_methods.items():
@@ -124,5 +124,18 @@ def build_app_spec(app: App, *, entry_module: str) -> spec_pb2.AppSpec:
                     conc=obj.concurrency,
                 )
                 fn.parameters.extend(p.to_spec() for p in obj.parameters)
+                spec.functions.append(fn)
+            for method_name in obj.call_methods:  # @berth.method(): called with .remote, no URL
+                fn = _function_spec(
+                    app,
+                    name=f"{obj.name}.{method_name}",
+                    object_name=obj.name,
+                    method_name=method_name,
+                    web=None,
+                    options=obj.options,
+                    conc=obj.concurrency,
+                )
+                fn.parameters.extend(p.to_spec() for p in obj.parameters)
+                fn.generator = is_generator(getattr(obj.user_cls, method_name))
                 spec.functions.append(fn)
     return spec

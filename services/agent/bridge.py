@@ -18,8 +18,9 @@ import time
 
 from nats.aio.client import Client
 
-from berth._wire.frames import encode, read_payload
+from berth._wire.frames import CALLER_STREAM_BASE, encode, read_payload
 from berth.v1 import stream_pb2
+from services.agent.callers import MAX_CALLS, Callers
 from services.agent.container_writer import QUEUE_BYTES, ContainerWriter
 from services.common import logs
 
@@ -50,11 +51,22 @@ class Bridge:
     """Relays the streams of one container. Created before the container starts; `attach` runs
     once the container's runner has connected to its socket."""
 
-    def __init__(self, nc: Client, container_id: str, data_subject: str) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        container_id: str,
+        data_subject: str,
+        *,
+        agent_id: str = "",
+        app_key: str = "",
+        max_calls: int = MAX_CALLS,
+    ) -> None:
         self._nc = nc
         self.container_id = container_id
         self.data_subject = data_subject
         self._out: ContainerWriter | None = None
+        # Streams the container opens: its function calls, relayed to the edges (callers.py).
+        self.callers = Callers(nc, agent_id, container_id, self._offer, app_key=app_key, max_calls=max_calls)
         self._by_reply: dict[str, int] = {}
         self._replies: dict[int, str] = {}
         self._next_stream = 1
@@ -68,6 +80,9 @@ class Bridge:
     def attach(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> asyncio.Task[None]:
         self._out = ContainerWriter(writer)
         return asyncio.create_task(self._pump_from_container(reader), name=f"bridge-{self.container_id}")
+
+    def _offer(self, data: bytes, force: bool) -> bool:
+        return self._out is not None and self._out.offer(data, force=force)
 
     def send_control(self, frame: stream_pb2.Frame) -> None:
         if self._out is not None:
@@ -115,6 +130,9 @@ class Bridge:
                 if not self.started.done():
                     self.started.set_result(frame)
                 continue
+            if frame.stream >= CALLER_STREAM_BASE:
+                await self.callers.from_container(frame, data)
+                continue
             reply = self._replies.get(frame.stream)
             if reply is None:
                 continue
@@ -137,6 +155,7 @@ class Bridge:
 
     async def fail_all(self, status: int, message: str) -> None:
         """The container is gone: every stream still open gets an error instead of hanging."""
+        await self.callers.close()
         for stream, reply in list(self._replies.items()):
             await self._fail(reply, status, message)
             self._end(stream)

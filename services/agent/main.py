@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import logging
 import os
 import socket
@@ -23,6 +24,7 @@ from nats.aio.msg import Msg
 from opentelemetry import context as otel_context
 
 from berth.v1 import bus_pb2, stream_pb2
+from services.agent import callers
 from services.agent.bundles import BundleCache
 from services.agent.runtime import Capabilities, select
 from services.agent.supervisor import Supervisor
@@ -42,6 +44,7 @@ class AgentConfig:
     memory_mib: int = 0  # MiB offered to containers, for placement; 0: not counted
     metrics_port: int = 0  # 0: no metrics port (services/common/metrics.py)
     metrics_host: str = "127.0.0.1"
+    max_calls: int = callers.MAX_CALLS  # function calls one container may have open at once
 
 
 def parse_config(argv: list[str] | None = None) -> AgentConfig:
@@ -61,8 +64,17 @@ def parse_config(argv: list[str] | None = None) -> AgentConfig:
     parser.add_argument(
         "--memory-mib", type=int, default=config.env_int("BERTH_AGENT_MEMORY_MIB", _host_memory_mib())
     )
+    parser.add_argument(
+        "--max-calls-per-container",
+        type=int,
+        default=config.env_int("BERTH_AGENT_MAX_CALLS", callers.MAX_CALLS),
+        help="function calls one container may have open at once; beyond: 429 "
+        f"(env BERTH_AGENT_MAX_CALLS; default {callers.MAX_CALLS})",
+    )
     metrics.add_flags(parser, "agent")
     args = parser.parse_args(argv)
+    if args.max_calls_per_container < 1:
+        parser.error("--max-calls-per-container must be at least 1")
     agent_id = args.agent_id or f"{socket.gethostname().split('.')[0]}-{uuid.uuid4().hex[:6]}"
     return AgentConfig(
         nats_url=args.nats_url,
@@ -76,6 +88,7 @@ def parse_config(argv: list[str] | None = None) -> AgentConfig:
         memory_mib=max(0, args.memory_mib),
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
+        max_calls=args.max_calls_per_container,
     )
 
 
@@ -109,7 +122,9 @@ async def serve(cfg: AgentConfig, svc: service.Service) -> None:
     announce(runtime.capabilities)
     bundles = BundleCache(store, cfg.home / "agent" / "code")
     # The process runtime runs only interpreters of images the builder made under this same home.
-    supervisor = Supervisor(nc, cfg.agent_id, runtime, bundles, home, images=cfg.home / "images")
+    supervisor = Supervisor(
+        nc, cfg.agent_id, runtime, bundles, home, images=cfg.home / "images", max_calls=cfg.max_calls
+    )
     background: set[asyncio.Task[None]] = set()
 
     def spawn(coro: Coroutine[Any, Any, None]) -> None:
@@ -162,6 +177,20 @@ async def serve(cfg: AgentConfig, svc: service.Service) -> None:
     await nc.subscribe(subjects.agent_stop(cfg.agent_id), cb=on_stop)
     await nc.subscribe(subjects.agent_data_wildcard(cfg.agent_id), cb=on_data, pending_bytes_limit=256 << 20)
 
+    async def on_call_answer(msg: Msg) -> None:
+        # An edge's answer to a function call one of this agent's containers made (callers.py).
+        try:
+            container_id, stream = ids.caller_reply_subject(msg.subject, cfg.agent_id)
+        except ids.InvalidId:
+            return
+        bridge = supervisor.bridge_for(container_id)
+        if bridge is not None:
+            await bridge.callers.from_edge(stream, msg)
+
+    await nc.subscribe(
+        subjects.caller_reply_wildcard(cfg.agent_id), cb=on_call_answer, pending_bytes_limit=256 << 20
+    )
+
     async def heartbeat() -> None:
         beat = bus_pb2.AgentHeartbeat(
             agent_id=cfg.agent_id,
@@ -171,10 +200,14 @@ async def serve(cfg: AgentConfig, svc: service.Service) -> None:
             cpu=cfg.cpu,
             memory_mib=cfg.memory_mib,
         )
-        while True:
+        for tick in itertools.count():
             del beat.containers[:]
             beat.containers.extend(supervisor.statuses())
             await nc.publish(subjects.AGENT_HEARTBEAT, beat.SerializeToString())
+            if tick % callers.PROBE_EVERY == 0:
+                # Calls containers are waiting on: an edge that died is noticed (callers.py).
+                for entry in list(supervisor.running.values()):
+                    await entry.bridge.callers.probe()
             await asyncio.sleep(1.0)
 
     beats = asyncio.create_task(heartbeat())

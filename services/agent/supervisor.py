@@ -15,10 +15,12 @@ from typing import Any
 
 from nats.aio.client import Client
 
+from berth import _spec_rules as spec_rules
 from berth.v1 import bus_pb2, spec_pb2, stream_pb2
 from services.agent.admission import Admission
 from services.agent.bridge import Bridge
 from services.agent.bundles import BundleCache
+from services.agent.callers import MAX_CALLS
 from services.agent.logs import LogSink
 from services.agent.runtime import Container, Runtime
 from services.agent.runtime.base import launch_spec
@@ -41,9 +43,18 @@ class Running:
 
 class Supervisor:
     def __init__(
-        self, nc: Client, agent_id: str, runtime: Runtime, bundles: BundleCache, home: Path, *, images: Path
+        self,
+        nc: Client,
+        agent_id: str,
+        runtime: Runtime,
+        bundles: BundleCache,
+        home: Path,
+        *,
+        images: Path,
+        max_calls: int = MAX_CALLS,
     ) -> None:
         self._nc = nc
+        self._max_calls = max_calls  # function calls each container may have open (callers.py)
         self.agent_id = agent_id
         self._runtime = runtime
         self._bundles = bundles
@@ -65,7 +76,11 @@ class Supervisor:
             return bus_pb2.BootResult(container_id=cid, error=refusal)
         data_subject = subjects.container_data(self.agent_id, cid)
         with self._tracer.start_as_current_span("agent.boot", attributes={"container": cid}):
-            entry = Running(order=order, bridge=Bridge(self._nc, cid, data_subject))
+            bridge = Bridge(
+                self._nc, cid, data_subject, agent_id=self.agent_id, app_key=order.pool.app,
+                max_calls=self._max_calls,
+            )  # fmt: skip
+            entry = Running(order=order, bridge=bridge)
             self.running[cid] = entry
             try:
                 error = await self._start(entry)
@@ -155,9 +170,7 @@ class Supervisor:
         entry.tasks.append(asyncio.create_task(entry.sink.pump(container.stdout, "stdout")))
         entry.tasks.append(asyncio.create_task(entry.sink.pump(container.stderr, "stderr")))
         exited: asyncio.Future[int] = asyncio.create_task(container.wait())
-        timeout = order.function.scaling.startup_timeout or order.function.scaling.timeout or 300.0
-        if order.function.web.kind == spec_pb2.WEB_KIND_WEB_SERVER:  # its own startup_timeout on top
-            timeout += order.function.web.startup_timeout
+        timeout = spec_rules.boot_budget(order.function)  # a web server's wait for its port on top
         try:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timeout

@@ -47,6 +47,9 @@ _TOKEN = r"(?:(?![.*>])[\x21-\x7e]){1,128}"
 # subjects.edge_response(): the reply subject an edge names a request stream by.
 _EDGE_REPLY = re.compile(r"berth\.resp\." + _TOKEN + r"\.[0-9]{1,20}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# subjects.caller_reply() and subjects.call_stream(): the two ends of a call a container made.
+_CALLER_REPLY = re.compile(r"berth\.caller\.(" + _TOKEN + r")\.(c[0-9a-f]{12})\.([0-9]{1,20})")
+_CALL_STREAM = re.compile(r"berth\.call\.(" + _TOKEN + r")\.(" + _TOKEN + r")\.([0-9]{1,20})")
 
 
 def container_id(value: str) -> str:
@@ -71,6 +74,22 @@ def app_key(value: str) -> str:
 
 def edge_reply_subject(value: str) -> str:
     return _check(_EDGE_REPLY, value, "reply subject", "berth.resp.<edge id>.<stream number>")
+
+
+def caller_reply_subject(value: str, agent_id: str) -> tuple[str, int]:
+    """(container id, stream id) of a caller_reply subject of agent `agent_id`."""
+    found = _CALLER_REPLY.fullmatch(value)
+    if found is None or found.group(1) != agent_id:
+        raise InvalidId("caller reply subject", value, f"berth.caller.{agent_id}.<container id>.<stream>")
+    return found.group(2), int(found.group(3))
+
+
+def call_stream_subject(value: str, agent_id: str) -> str:
+    """A call_stream subject naming agent `agent_id` (as an edge gives it for its reply)."""
+    found = _CALL_STREAM.fullmatch(value)
+    if found is None or found.group(1) != agent_id:
+        raise InvalidId("call stream subject", value, f"berth.call.{agent_id}.<edge id>.<stream>")
+    return value
 
 
 def absolute_path(value: str, field: str) -> str:

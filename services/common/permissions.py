@@ -102,10 +102,15 @@ def for_identity(identity: str) -> Permissions:
                 # Redirected calls' records: any edge may serve a follow-up (edge/call_records.py).
                 f"$KV.{subjects.KV_CALL_RESULTS}.>",
                 *_read_bucket(_kv(subjects.KV_CALL_RESULTS)),
+                # Answers to function calls containers made, back to their agents.
+                subjects.caller_reply_wildcard("*"),
             ),
             subscribe=(
                 subjects.edge_response_wildcard("*"),
                 subjects.edge_control("*"),
+                # Function calls containers make, from their agents (edge/call_ingress.py).
+                subjects.AGENT_CALLS_WILDCARD,
+                subjects.call_stream_wildcard("*"),
                 _inbox(identity),
             ),
         )
@@ -118,11 +123,16 @@ def for_identity(identity: str) -> Permissions:
                 subjects.edge_response_wildcard("*"),
                 subjects.LOG_SUBJECTS,
                 *_read_bucket(_obj(subjects.OBJ_BUNDLES)),
+                # Function calls its containers make: only under its own id, so an edge knows
+                # which agent (and so which container) called (agent/callers.py).
+                subjects.agent_calls(agent_id),
+                f"{subjects.agent_calls(agent_id)}.>",
             ),
             subscribe=(
                 subjects.agent_boot(agent_id),
                 subjects.agent_stop(agent_id),
                 subjects.agent_data_wildcard(agent_id),
+                subjects.caller_reply_wildcard(agent_id),
                 _inbox(identity),
             ),
             allow_responses=True,

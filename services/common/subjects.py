@@ -53,6 +53,38 @@ def edge_response_wildcard(edge_id: str) -> str:
     return f"berth.resp.{edge_id}.*"
 
 
+# Function calls a container makes (services/agent/callers.py <-> services/edge/call_ingress.py):
+# the stream a container opened goes to any edge, then stays with the edge that took it. Only
+# agent <agent_id> may publish under berth.call.<agent_id>, so the subject names the calling agent.
+CALL_EDGES = "berth-edges"  # the queue group edges take new calls in
+
+
+def agent_calls(agent_id: str) -> str:
+    """The head of a stream a container of `agent_id` opened (reply: its caller_reply subject)."""
+    return f"berth.call.{agent_id}"
+
+
+AGENT_CALLS_WILDCARD = "berth.call.*"
+
+
+def call_stream(agent_id: str, edge_id: str, stream_id: int) -> str:
+    """The rest of one such stream, to the edge that took it (the edge names it as its reply)."""
+    return f"berth.call.{agent_id}.{edge_id}.{stream_id}"
+
+
+def call_stream_wildcard(edge_id: str) -> str:
+    return f"berth.call.*.{edge_id}.*"
+
+
+def caller_reply(agent_id: str, container_id: str, stream_id: int) -> str:
+    """Where the edge answers a call container `container_id` made on its stream `stream_id`."""
+    return f"berth.caller.{agent_id}.{container_id}.{stream_id}"
+
+
+def caller_reply_wildcard(agent_id: str) -> str:
+    return f"berth.caller.{agent_id}.>"
+
+
 # Container output, kept in a JetStream stream so `berth app logs` can read history.
 LOG_STREAM = "BERTH_LOGS"
 

@@ -66,7 +66,11 @@ class CallRecords:
 
     def _record(self, call: Call, result: Result | None = None) -> bytes:
         record = state_pb2.CallRecord(
-            app=call.app, function=call.function, edge_id=self._edge_id, updated_at_ms=_now_ms()
+            app=call.app,
+            function=call.function,
+            edge_id=self._edge_id,
+            updated_at_ms=_now_ms(),
+            spawned=call.spawned,
         )
         if result is not None:
             record.done = True

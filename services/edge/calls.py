@@ -64,9 +64,11 @@ class Call:
     stored: bool = False  # the result is in the KV bucket too
     too_large: bool = False
     revision: int = 0  # KV revision of the record this edge last wrote for it
+    # A spawned function call (call_api.py): its result is CallOutputs, fetched by result_of only.
+    spawned: bool = False
 
     def belongs_to(self, app: str, function: str) -> bool:
-        return self.app == app and self.function == function
+        return self.app == app and self.function == function and not self.spawned
 
 
 class CallTable:
@@ -90,7 +92,7 @@ class CallTable:
     def __len__(self) -> int:
         return len(self._calls)
 
-    def open(self, app: str, function: str) -> Call | None:
+    def open(self, app: str, function: str, *, spawned: bool = False) -> Call | None:
         """A new running call of `function`, or None when the table is full of calls that cannot
         be evicted (running ones, or results no other edge could serve)."""
         self.expire()
@@ -98,7 +100,7 @@ class CallTable:
             self._evict(lambda: len(self._calls) < self.max_calls)
             if len(self._calls) >= self.max_calls:
                 return None
-        call = Call(new_call_id(), app, function)
+        call = Call(new_call_id(), app, function, spawned=spawned)
         self._calls[call.id] = call
         return call
 

@@ -58,9 +58,12 @@ def replaying(first: dict[str, Any], receive: Receive) -> Receive:
     return again
 
 
-def request_head(scope: Scope, body: bytes, end: bool) -> stream_pb2.RequestHead:
+def request_head(
+    scope: Scope, body: bytes, end: bool, call: stream_pb2.CallHead | None = None
+) -> stream_pb2.RequestHead:
     client = scope.get("client") or ("", 0)
     return stream_pb2.RequestHead(
+        call=call,
         method=scope.get("method", "GET"),
         scheme=scope.get("scheme", "http"),
         path=scope["path"],
@@ -79,10 +82,17 @@ def request_head(scope: Scope, body: bytes, end: bool) -> stream_pb2.RequestHead
 
 
 async def relay_http(
-    scope: Scope, receive: Receive, send: Send, relay: Relay, lease: Lease, timeout: float
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    relay: Relay,
+    lease: Lease,
+    timeout: float,
+    call: stream_pb2.CallHead | None = None,
 ) -> Failure | None:
     """Relays one request; returns the failure to answer with if the container's answer was an
-    error rather than a response (nothing has been sent to the client then)."""
+    error rather than a response (nothing has been sent to the client then). `call`: the request
+    is a function call (services/edge/call_api.py), run by the container's call protocol."""
     stream = relay.open()
     pump: asyncio.Task[None] | None = None
     try:
@@ -101,7 +111,7 @@ async def relay_http(
         head, rest = body[:CHUNK], body[CHUNK:]
         split = bool(rest)
         await stream.send(
-            lease.data_subject, stream_pb2.Frame(request=request_head(scope, head, not (more or split)))
+            lease.data_subject, stream_pb2.Frame(request=request_head(scope, head, not (more or split), call))
         )
         stream.window.spend(cost(len(head)))
         pump = asyncio.create_task(

@@ -266,6 +266,11 @@ class Redirects:
         self._tasks: set[asyncio.Task[None]] = set()
         self._refresh_every = min(REFRESH_EVERY, settings.result_ttl / 4)
 
+    @property
+    def records(self) -> CallRecords | None:
+        """The shared bucket's records, if this edge has the bucket (spawned calls use it too)."""
+        return self._records
+
     async def start(self) -> None:
         self._spawn(self._tick())
         if self._records is not None:
@@ -430,23 +435,23 @@ class Redirects:
     ) -> None:
         assert self._records is not None
         record = await self._records.get(call_id)
-        if record is None or record.app != route.app or record.function != route.function:
+        if record is None or record.app != route.app or record.function != route.function or record.spawned:
             await plain(send, 404, self._unknown())
             return
-        if not record.done and not self._lost(record):
+        if not record.done and not self.lost(record):
             record = await self._records.wait(call_id, self.settings.after)
             if record is None:
                 await plain(send, 404, self._unknown())
                 return
         if record.done:
             await _serve(send, from_head(record.result))
-        elif self._lost(record):
+        elif self.lost(record):
             lost = Failure(502, "the edge running this call stopped before it finished; its result is lost")
             await self._failures.answer(send, route, lost)
         else:
             await plain(send, 303, SEE_OTHER, headers=_see_other_headers(_location(scope, call_id)))
 
-    def _lost(self, record: Any) -> bool:
+    def lost(self, record: Any) -> bool:
         # Only this edge could be running a call it names, and it has none such in memory.
         if record.edge_id == self._edge_id:
             return True

@@ -15,8 +15,9 @@ from nats.js import JetStreamContext
 from nats.js.errors import ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
+from berth import _spec_rules as spec_rules
 from berth.v1 import build_pb2, control_pb2, control_pb2_grpc, spec_pb2, state_pb2
-from services.common import logs, subjects, tracing
+from services.common import call_routes, logs, subjects, tracing
 from services.common.auth import bearer, trace_context
 from services.common.bundle_limits import BundleLimits, BundleRefused
 from services.common.bundle_limits import check as check_bundle
@@ -95,6 +96,9 @@ class ControlService(control_pb2_grpc.ControlServicer):
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bundle refused: {exc}")
             try:
                 spec_checks.check(spec, runtime=self._runtime)
+                # Defaults become values once, here: the record, the routes and every boot order
+                # carry them, so no reader re-defaults (berth._spec_rules).
+                spec_rules.resolve_app(spec)
                 routes = self._web_routes(name, spec, request.ephemeral)
             except spec_checks.SpecError as exc:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
@@ -102,7 +106,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
                 await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
             for note in spec_checks.notes(spec, ephemeral=request.ephemeral):
                 yield control_pb2.DeployEvent(log_line=note)
-            web = [f for f in spec.functions if f.web.kind != spec_pb2.WEB_KIND_UNSPECIFIED]
+            web = list(spec.functions)  # every function gets containers: web ones and callable ones
             await self._check_servable(context, key, routes, web, "")
             images: dict[str, build_pb2.BuiltImage] = {}
             built: dict[bytes, build_pb2.BuiltImage] = {}
@@ -182,7 +186,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
             ephemeral=ephemeral,
             parameters=function.parameters,
             requires_proxy_auth=function.web.requires_proxy_auth,
-            timeout=function.scaling.timeout or 300.0,
+            timeout=spec_rules.timeout(function.scaling),
             workspace=urls.normalize(self._urls.workspace),
         )
 
@@ -220,6 +224,11 @@ class ControlService(control_pb2_grpc.ControlServicer):
         domains = spec_checks.custom_domains(spec, base_domain=self._urls.domain)
         routes = []
         for function in spec.functions:
+            # Every function, web or not, is callable: the edge finds it under its call key.
+            call = self._route(app, function, ephemeral)
+            call.host_label = call_routes.key(subjects.app_key(app, ephemeral), function.name)
+            call.requires_proxy_auth = False  # calls carry an API token instead
+            routes.append(call)
             if function.web.kind == spec_pb2.WEB_KIND_UNSPECIFIED:
                 continue
             route = self._route(app, function, ephemeral)
@@ -233,6 +242,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
 
     def _function_urls(self, routes: list[state_pb2.Route]) -> list[control_pb2.FunctionUrl]:
         """One per function, from its label's route, with the custom domains routed to it."""
+        routes = [r for r in routes if not call_routes.is_call_key(r.host_label)]
         found = [self._function_url(r) for r in routes if "." not in r.host_label]
         by_function = {u.function: u for u in found}
         for route in routes:
@@ -353,7 +363,7 @@ class ControlService(control_pb2_grpc.ControlServicer):
             source = kept[target].record
             # The same checks a deploy makes: since that version served, another app may have
             # taken one of its host names, or a secret it names may have been deleted.
-            web = [f for f in source.spec.functions if f.web.kind != spec_pb2.WEB_KIND_UNSPECIFIED]
+            web = list(source.spec.functions)
             try:
                 routes = self._web_routes(name, source.spec, False)
             except spec_checks.SpecError as exc:  # e.g. the platform's domain changed since
@@ -425,6 +435,39 @@ class ControlService(control_pb2_grpc.ControlServicer):
         self._assigner.drain(pool, container, "stopped with `berth container stop`")
         app, _ = containers.app_name(pool.key.app)
         return control_pb2.StopContainerResponse(app=app, function=pool.key.function)
+
+    async def LookupFunction(  # noqa: N802
+        self, request: control_pb2.LookupFunctionRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.LookupFunctionResponse:
+        name = urls.normalize(request.app)
+        key = subjects.app_key(name, request.dev)
+        record = self._store.get(key) if name else None
+        if record is None:
+            other = self._store.get(subjects.app_key(name, not request.dev)) if name else None
+            kind = "served (`berth serve`)" if request.dev else "deployed"
+            hint = ""
+            if other is not None:
+                hint = "; it is deployed" if request.dev else "; only a `berth serve` copy of it runs"
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"app {request.app!r} is not {kind}{hint}")
+            return control_pb2.LookupFunctionResponse()  # not reached (abort raises); narrows for mypy
+        function = next((f for f in record.spec.functions if f.name == request.function), None)
+        if function is None:
+            names = ", ".join(sorted(f.name for f in record.spec.functions)) or "none"
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"app {name!r} has no function {request.function!r} (its functions: {names})",
+            )
+            return control_pb2.LookupFunctionResponse()
+        url = next((u.url for u in record.urls if u.function == function.name), "")
+        return control_pb2.LookupFunctionResponse(
+            app=name,
+            function=function.name,
+            dev=request.dev,
+            version=record.version,
+            parameters=function.parameters,
+            web_url=url,
+            generator=function.generator,
+        )
 
     async def _caller(self, context: grpc.aio.ServicerContext) -> str:
         """Name of the API token the call came with (the interceptor has verified it)."""

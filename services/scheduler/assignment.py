@@ -34,6 +34,7 @@ from typing import Any
 
 from nats.aio.client import Client
 
+from berth import _spec_rules as spec_rules
 from berth.v1 import bus_pb2, control_pb2, spec_pb2, state_pb2
 from services.common import logs, subjects, tracing
 from services.common.pools import ParameterError, canonical_params
@@ -275,7 +276,7 @@ class Assigner:
         than at its first request. Pools of other parameter values warm up once first used."""
         key_prefix = subjects.app_key(record.spec.name, record.ephemeral)
         for function in record.spec.functions:
-            if function.web.kind == spec_pb2.WEB_KIND_UNSPECIFIED or not function.scaling.min_containers:
+            if not function.scaling.min_containers:
                 continue
             try:
                 params = canonical_params(function.parameters, b"")
@@ -435,8 +436,7 @@ class Assigner:
         if record is None:
             pool.containers.pop(container.container_id, None)
             return
-        scaling = pool.function.scaling
-        budget = (scaling.startup_timeout or scaling.timeout or 300.0) + pool.function.web.startup_timeout
+        budget = spec_rules.boot_budget(pool.function)
         order = bus_pb2.BootOrder(
             container_id=container.container_id,
             pool=pool.key,

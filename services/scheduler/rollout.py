@@ -28,6 +28,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
+from berth import _spec_rules as spec_rules
 from berth.v1 import bus_pb2, spec_pb2, state_pb2
 from services.common import logs
 from services.common.pools import ParameterError, canonical_params
@@ -83,7 +84,7 @@ def targets(old_pools: Iterable[Pool], serving: int, new: state_pb2.AppRecord) -
     """The pools of version `new` to warm: for each live pool of the `serving` version with ready
     containers, the same function and parameter set, to as many. Functions the new version no
     longer serves on the web, and parameter sets its parameters no longer accept, get none."""
-    functions = {f.name: f for f in new.spec.functions if f.web.kind != spec_pb2.WEB_KIND_UNSPECIFIED}
+    functions = {f.name: f for f in new.spec.functions}  # web or callable: all have pools
     counts: dict[tuple[str, str, str], int] = {}
     for pool in old_pools:
         if pool.retired or pool.key.version != serving:
@@ -124,11 +125,10 @@ def judge(warming: list[Warming], *, now: float, deadline: float) -> Verdict:
 
 
 def budget(record: state_pb2.AppRecord) -> float:
-    """Seconds the slowest web function may take to start, as the Assigner counts a boot's."""
+    """Seconds the slowest function may take to start, as the Assigner counts a boot's."""
     budgets = [
-        (f.scaling.startup_timeout or f.scaling.timeout or 300.0) + f.web.startup_timeout
+        spec_rules.boot_budget(f)
         for f in record.spec.functions
-        if f.web.kind != spec_pb2.WEB_KIND_UNSPECIFIED
     ]
     return max(budgets, default=0.0) + BOOT_MARGIN + DEADLINE_SLACK
 

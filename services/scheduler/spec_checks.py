@@ -9,6 +9,7 @@ API. Pure functions: services/scheduler/api.py maps the exceptions to gRPC statu
 from __future__ import annotations
 
 from berth.v1 import spec_pb2
+from services.common import call_routes
 from services.scheduler import urls
 
 # Runtimes that enforce ScalingSpec.cpu and memory_mib (services/agent/runtime: resource_limits).
@@ -25,15 +26,58 @@ class UnsupportedHere(ValueError):
 
 def check(spec: spec_pb2.AppSpec, *, runtime: str) -> None:
     """Refuses options the platform would otherwise accept and ignore."""
+    if runtime == "process":
+        for function in spec.functions:
+            _check_process_image(function)
     for function in spec.functions:
-        if function.web.kind == spec_pb2.WEB_KIND_UNSPECIFIED:
-            continue  # no URL, no containers: see notes()
+        # Every function is deployed and callable, web or not (call_routes.py keys it by name).
+        problem = call_routes.name_problem(function.name)
+        if problem:
+            raise SpecError(problem)
         scaling = function.scaling
         if runtime not in LIMITING_RUNTIMES and (scaling.cpu or scaling.memory_mib):
             raise UnsupportedHere(
                 f"function {function.name!r} sets cpu= or memory=, limits only the Docker runtime "
                 f"enforces, and this platform runs containers on the {runtime} runtime: remove them, "
                 "or run the platform with BERTH_RUNTIME=docker"
+            )
+
+
+_DOCKER_HINT = "use the Docker runtime (`BERTH_RUNTIME=docker berth up`)"
+
+
+def _check_process_image(function: spec_pb2.FunctionSpec) -> None:
+    """Image steps the process runtime cannot honour: its containers run on the host's own root
+    file system (services/builder/process_build.py says why), so nothing may change that file
+    system, replace it, or need a path of its own there."""
+    image = function.image
+    where = f"function {function.name!r}"
+    if image.registry_tag:
+        raise UnsupportedHere(
+            f"{where}: Image.from_registry({image.registry_tag!r}) needs an image root file system, "
+            f"which the process runtime does not have; {_DOCKER_HINT}"
+        )
+    for step in image.steps:
+        kind = step.WhichOneof("step")
+        if kind == "run_commands":
+            shown = "; ".join(step.run_commands.commands)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise UnsupportedHere(
+                f"{where}: image step run_commands({shown!r}) cannot run on the process runtime (it "
+                f"would change the host, whose file system the containers share); {_DOCKER_HINT}"
+            )
+        if kind == "apt_install":
+            raise UnsupportedHere(
+                f"{where}: image step apt_install({', '.join(step.apt_install.packages)}) cannot run "
+                f"on the process runtime (it would install into the host); {_DOCKER_HINT}"
+            )
+        absolute = step.add_files.remote_path.startswith("/")
+        if kind == "add_files" and absolute and not step.add_files.python_path:
+            raise UnsupportedHere(
+                f"{where}: image step add_local_file/add_local_dir to {step.add_files.remote_path!r}: "
+                "the process runtime cannot show files at an absolute path (its containers see the "
+                "host's own file system); use a path relative to the image's workdir (read it "
+                f"relative to the working directory), or {_DOCKER_HINT}"
             )
 
 
@@ -44,8 +88,8 @@ def notes(spec: spec_pb2.AppSpec, *, ephemeral: bool) -> list[str]:
     for function in spec.functions:
         if function.web.kind == spec_pb2.WEB_KIND_UNSPECIFIED:
             lines.append(
-                f"function {function.name!r} has no web decorator: it gets no URL or containers of "
-                "its own (calling it from an endpoint runs it in that endpoint's container)"
+                f"function {function.name!r} has no web decorator: it gets no URL; call it with "
+                f".remote() (Function.from_name({spec.name!r}, {function.name!r}) from elsewhere)"
             )
         elif ephemeral and function.web.custom_domains:
             lines.append(

@@ -11,11 +11,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
+from berth import _spec_rules as spec_rules
 from berth._cls import Cls
 from berth._function import Function
 from berth.v1 import bus_pb2, spec_pb2
 
-from . import hooks
+from . import calls, hooks
 from .types import ASGIApp
 
 FASTAPI_HINT = (
@@ -35,6 +36,8 @@ class Loaded:
 
     app: ASGIApp
     instance: Any = None
+    # Serves streams whose head carries a CallHead (`f.remote()`): calls.py.
+    call: ASGIApp | None = None
     enter_methods: list[str] = field(default_factory=list)
     exit_methods: list[str] = field(default_factory=list)
 
@@ -141,17 +144,25 @@ async def load(order: bus_pb2.BootOrder, code_dir: str) -> Loaded:
         await hooks.run_hooks(loaded.instance, loaded.enter_methods)
     spec = order.function
     kind = spec.web.kind
+    if kind in (spec_pb2.WEB_KIND_UNSPECIFIED, spec_pb2.WEB_KIND_FASTAPI_ENDPOINT):
+        loaded.call = calls.CallApp(fn, spec.name)
+    else:
+        # Calling an app factory or a server starter would only build another app: refused.
+        loaded.call = calls.refusing(spec.name)
+    if kind == spec_pb2.WEB_KIND_UNSPECIFIED:
+        loaded.app = calls.not_web(spec.name)  # a call-only container
+        return loaded
     if kind == spec_pb2.WEB_KIND_FASTAPI_ENDPOINT:
         loaded.app = fastapi_app(fn, spec.web)
     elif kind == spec_pb2.WEB_KIND_ASGI_APP:
         loaded.app = await _call(fn)
     elif kind == spec_pb2.WEB_KIND_WSGI_APP:
-        loaded.app = wsgi_app(await _call(fn), spec.scaling.max_inputs or 1)
+        loaded.app = wsgi_app(await _call(fn), spec_rules.max_inputs(spec.scaling))
     elif kind == spec_pb2.WEB_KIND_WEB_SERVER:
         from .proxy import proxy_app, wait_for_port
 
         await _call(fn)
-        await wait_for_port(spec.web.port, spec.web.startup_timeout or 5.0)
+        await wait_for_port(spec.web.port, spec_rules.server_startup_timeout(spec.web))
         loaded.app = proxy_app(spec.web.port)
     else:
         raise LoadError(f"function {spec.name!r} is not a web function (no web decorator); nothing to serve")

@@ -11,10 +11,10 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from berth._wire.frames import FrameWriter, WireError, read_frame
+from berth._wire.frames import CALLER_STREAM_BASE, FrameWriter, WireError, read_frame
 from berth.v1 import bus_pb2, stream_pb2
 
-from . import hooks, loader
+from . import call_client, hooks, loader
 from .lifespan import Lifespan, LifespanFailed
 from .proxy import PortTimeout
 from .server import Server
@@ -80,12 +80,15 @@ class Runner:
     async def _read_loop(self, reader: asyncio.StreamReader, server: Server) -> None:
         try:
             while (frame := await read_frame(reader)) is not None:
-                if frame.stream != 0:
+                if frame.stream >= CALLER_STREAM_BASE:
+                    call_client.dispatch(frame)  # the answer to a call this container made
+                elif frame.stream != 0:
                     server.dispatch(frame)
                 elif frame.WhichOneof("kind") == "shutdown":
                     self.request_stop(frame.shutdown.grace_seconds)
         except (WireError, ConnectionError) as exc:
             print(f"berth: agent connection failed: {exc}", file=sys.stderr)
+        call_client.close()
         self.request_stop()
 
     async def run(self) -> int:
@@ -104,7 +107,8 @@ class Runner:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
-        server = Server(loaded.app, frames, state=lifespan.state, wrap=_tracing_wrap())
+        server = Server(loaded.app, frames, state=lifespan.state, wrap=_tracing_wrap(), call_app=loaded.call)
+        call_client.install(frames, loop, self.order.pool.app)
         frames.send(stream_pb2.Frame(stream=0, ready=stream_pb2.RunnerReady(pid=os.getpid())))
         read_task = asyncio.create_task(self._read_loop(reader, server))
         await self.stop.wait()

@@ -394,8 +394,11 @@ class Server:
         *,
         state: dict[str, Any],
         wrap: Callable[[stream_pb2.RequestHead, Any], Any] | None = None,
+        call_app: ASGIApp | None = None,
     ) -> None:
         self.app = app
+        # Streams whose head carries a CallHead (only the edge builds heads) run this instead.
+        self.call_app = call_app
         self.writer = writer
         self.state = state
         self.wrap = wrap
@@ -430,12 +433,16 @@ class Server:
 
     async def _run(self, stream: HttpStream | WebSocketStream) -> None:
         scope = build_scope(stream.head, self.state)
+        app = self.app
+        if stream.head.HasField("call") and self.call_app is not None:
+            scope["berth.call"] = stream.head.call
+            app = self.call_app
         try:
             if self.wrap is not None:
                 with self.wrap(stream.head, scope):
-                    await self.app(scope, stream.receive, stream.send)
+                    await app(scope, stream.receive, stream.send)
             else:
-                await self.app(scope, stream.receive, stream.send)
+                await app(scope, stream.receive, stream.send)
         except BaseException as exc:
             print(
                 f"berth: exception in ASGI app on {scope.get('method', 'WS')} {scope['path']}:",

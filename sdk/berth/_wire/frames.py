@@ -15,6 +15,9 @@ from .codec import WireError as WireError
 from .codec import encode as encode
 
 MAX_FRAME = 64 * 1024 * 1024
+# Stream ids at or above this are opened by the container (its function calls, berth._runtime.
+# call_client); ids below are the agent's. The two ranges never meet, so neither side asks the other.
+CALLER_STREAM_BASE = 1 << 63
 
 
 def decoder() -> codec.Decoder[stream_pb2.Frame]:

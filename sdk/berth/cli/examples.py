@@ -22,6 +22,11 @@ EXAMPLES: dict[tuple[str, ...], list[str]] = {
         "berth deploy app.py",
         "berth deploy app.py --name shop --verbose   # every package installed",
     ],
+    ("run",): [
+        "berth run app.py                  # its @app.local_entrypoint(), against an ephemeral copy",
+        "berth run app.py::main --x 1 --verbose",
+        "berth run app.py::square --x 3    # calls square.remote(x=3) and prints the result",
+    ],
     ("serve",): ["berth serve app.py        # -dev URLs; redeploys on every save, Ctrl-C removes it"],
     ("login",): [
         "berth login --server 127.0.0.1:7100 --token - --edge http://localhost:8000 < api.token",

@@ -55,6 +55,15 @@ def _parser() -> argparse.ArgumentParser:
         "(env BERTH_AGENTS; default 1)",
     )
 
+    up.add_argument(
+        "--container-calls",
+        choices=("own-app", "any"),
+        default=None,
+        help="which functions code in a container may call: its own app's (own-app), or any app's "
+        "(any: then one app's code can run code in another app's containers, with its secrets) "
+        "(env BERTH_CONTAINER_CALLS; default own-app)",
+    )
+
     deploy = commands.add_parser("deploy", help="deploy an app file and print its URLs")
     deploy.add_argument("file", type=Path)
     deploy.add_argument("--name", default=None, help="app name when the file's App() has none")
@@ -67,6 +76,21 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run an app with -dev URLs, redeploying on every save")
     serve.add_argument("file", type=Path)
     serve.add_argument("--name", default=None, help="app name when the file's App() has none")
+
+    run = commands.add_parser(
+        "run",
+        help="run an app's local entrypoint (or one function) against an ephemeral copy of the app",
+        description="Deploys an ephemeral copy of the app, runs its @app.local_entrypoint() here (or "
+        "calls FILE::FUNCTION remotely and prints the result), then stops the copy. The entrypoint's "
+        "parameters are options: --x 1, --flag/--no-flag.",
+    )
+    run.add_argument("target", metavar="FILE[::NAME]", help="the app file, and which entrypoint or function")
+    run.add_argument(
+        "args",
+        nargs=argparse.REMAINDER,
+        metavar="--PARAM VALUE",
+        help="the entrypoint's or function's parameters",
+    )
 
     app = commands.add_parser("app", help="manage deployed apps")
     app_commands = app.add_subparsers(dest="app_command", required=True, metavar="SUBCOMMAND")
@@ -214,6 +238,7 @@ def _run(args: argparse.Namespace) -> int:
             max_parameter_sets=args.max_parameter_sets,
             redirect_after=args.redirect_after,
             agents=args.agents,
+            container_calls=args.container_calls,
         )
     if args.command == "completion":
         from berth.cli import completion
@@ -248,6 +273,10 @@ def _run(args: argparse.Namespace) -> int:
             for domain in url.custom_domains:  # stderr: stdout stays one `function: url` a line
                 print(f"{url.function}: also at custom domain {domain}", file=sys.stderr)
         return 0
+    if args.command == "run":
+        from berth.cli.run import run
+
+        return run(args.target, args.args, api=Api())
     if args.command == "serve":
         from berth.cli.serve import serve
 

@@ -58,9 +58,15 @@ def test_retired_and_older_pools_and_dropped_functions_are_not_warmed() -> None:
         pool(1, State.READY, retired=True),
         pool(0, State.READY),
         pool(1, State.READY, name="gone"),
-        pool(1, State.READY, name="no_web"),
     ]
-    assert rollout.targets(old, 1, record(2, function("f"), function("no_web", web=False))) == []
+    assert rollout.targets(old, 1, record(2, function("f"))) == []
+
+
+def test_functions_without_a_web_decorator_are_warmed_too() -> None:
+    # They are callable (`.remote`), so their warm containers matter as much as web ones'.
+    old = [pool(1, State.READY, name="no_web")]
+    new = record(2, function("f"), function("no_web", web=False))
+    assert rollout.targets(old, 1, new) == [Target(key(2, "no_web"), 1)]
 
 
 def test_a_parameter_set_the_new_version_still_accepts_is_warmed_as_is() -> None:
@@ -106,6 +112,7 @@ def test_past_the_deadline_the_rollout_fails_saying_how_far_it_got() -> None:
 def test_the_deadline_is_the_slowest_functions_startup_budget_plus_margins() -> None:
     slow = function("slow")
     slow.scaling.startup_timeout = 120
+    slow.web.kind = spec_pb2.WEB_KIND_WEB_SERVER  # its wait for the port counts on top
     slow.web.startup_timeout = 30
     budget = rollout.budget(record(2, function("f"), slow))
     assert budget == 300 + rollout.BOOT_MARGIN + rollout.DEADLINE_SLACK  # f: its timeout, 300 s by default

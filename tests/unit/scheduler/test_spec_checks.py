@@ -39,10 +39,16 @@ def test_cpu_and_memory_need_a_runtime_that_enforces_them(limit: dict[str, float
 
 
 def test_functions_without_a_web_decorator_are_named_in_the_output() -> None:
-    spec = app(function("helper", kind=spec_pb2.WEB_KIND_UNSPECIFIED, cpu=1.0), function())
-    spec_checks.check(spec, runtime="process")  # its options apply to nothing: no containers
+    spec = app(function("helper", kind=spec_pb2.WEB_KIND_UNSPECIFIED), function())
+    spec_checks.check(spec, runtime="process")
     [note] = spec_checks.notes(spec, ephemeral=False)
-    assert "'helper' has no web decorator: it gets no URL" in note
+    assert "'helper' has no web decorator: it gets no URL; call it with .remote()" in note
+
+
+def test_functions_without_a_web_decorator_get_containers_so_their_limits_are_checked() -> None:
+    spec = app(function("helper", kind=spec_pb2.WEB_KIND_UNSPECIFIED, cpu=1.0), function())
+    with pytest.raises(UnsupportedHere, match="'helper'"):
+        spec_checks.check(spec, runtime="process")
 
 
 def test_serve_says_it_leaves_custom_domains_to_deploy() -> None:
