@@ -10,13 +10,16 @@ from typing import Any
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
 
+from berth._spec_rules import DEFAULT_TIMEOUT
 from berth.v1 import bus_pb2, state_pb2
 from services.common import bus, logs, subjects, tracing
 from services.common.pools import ParameterError, pool_id
 from services.edge import access, hosts
+from services.edge.call_api import CALL_PATH, CONTAINER_CALLS_OWN_APP, CallApi, Caller
+from services.edge.dashboard import Dashboard, mounted
 from services.edge.failures import Failure, Failures, plain
 from services.edge.leases import Lease, PoolFailed, PoolSlots, SchedulerAway
-from services.edge.metrics import EdgeMetrics
+from services.edge.metrics import EdgeMetrics, TokenCheck
 from services.edge.params import parameter_set, retry_later
 from services.edge.proxy import Unreached, relay_http, replaying
 from services.edge.proxy_auth import ProxyAuth
@@ -24,6 +27,7 @@ from services.edge.ratelimit import RateLimiter, retry_after
 from services.edge.redirects import Redirects
 from services.edge.relay import Relay
 from services.edge.routing import RoutesUnavailable, RouteTable
+from services.edge.token_cache import TokenCache
 from services.edge.websocket import relay_websocket
 
 log = logging.getLogger("berth.edge")
@@ -48,6 +52,9 @@ class Edge:
         rate_limit: RateLimiter | None = None,
         redirects: Redirects | None = None,
         metrics: EdgeMetrics | None = None,
+        dashboard: Dashboard | None = None,
+        token_check: TokenCheck | None = None,
+        container_calls: str = CONTAINER_CALLS_OWN_APP,
     ) -> None:
         self._nc = nc
         self.edge_id = edge_id
@@ -57,13 +64,21 @@ class Edge:
         self._rate_limit = rate_limit
         self._redirects = redirects
         self._metrics = metrics
+        self._dashboard = dashboard  # /dashboard/ on the bare host (services/edge/dashboard/)
         self._failures = Failures(nc, edge_id)
-        self._access = access.AccessLog(nc, edge_id)
+        self.access_log = access.AccessLog(nc, edge_id)  # closed by main.py at stop: lines flushed
         self._pools: dict[str, PoolSlots] = {}
         if metrics is not None:
             metrics.watch(self._pools)  # berth_queue_depth, read when scraped
         self._tracer = tracing.setup("edge")
         self.ready = False
+        # Function calls on the bare host (call_api.py), over HTTP or from containers (call_ingress.py).
+        self.calls = CallApi(
+            routes=routes, relay=relay, slots=self._slots, failures=self._failures,
+            queue_timeout=QUEUE_TIMEOUT, tokens=TokenCache(token_check) if token_check else None,
+            redirects=redirects, rate_limit=rate_limit, metrics=metrics, nc=nc,
+            container_calls=container_calls,
+        )  # fmt: skip
 
     # -- control messages from the scheduler ---------------------------------------------------
 
@@ -124,7 +139,7 @@ class Edge:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         # Every request gets an id and, once it names an app, an access line (access.py).
-        await self._access.serve(self._handle, scope, receive, send)
+        await self.access_log.serve(self._handle, scope, receive, send)
 
     async def _handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -136,7 +151,7 @@ class Edge:
             await self._refuse(send, websocket, 400, str(exc))
             return
         if not host.key:  # neither an app label nor a name a custom domain could have
-            await self._platform(scope, send, websocket)
+            await self._platform(scope, receive, send, websocket)
             return
         if not host.possible:  # no deploy can make this label: nothing to look up
             await self._refuse(send, websocket, 404, _no_app(host.text))
@@ -148,7 +163,7 @@ class Edge:
             with contextlib.suppress(RoutesUnavailable):
                 route = await self._routes.lookup(host.key)
             if route is None:
-                await self._platform(scope, send, websocket)
+                await self._platform(scope, receive, send, websocket)
                 return
         # An app label names its workspace, so it is limited before any lookup; a domain, by its route's.
         workspace = route.workspace if route is not None else host.workspace
@@ -218,7 +233,9 @@ class Edge:
                     describe = functools.partial(self._describe, route)
                     await relay_websocket(scope, receive, send, self._relay, lease, describe=describe)
                     return
-                failed = await relay_http(scope, receive, send, self._relay, lease, route.timeout or 300.0)
+                failed = await relay_http(
+                    scope, receive, send, self._relay, lease, route.timeout or DEFAULT_TIMEOUT
+                )
                 if isinstance(failed, Unreached):
                     slots.drop(lease.container_id)  # before release: no waiter may get its slot
             finally:
@@ -242,12 +259,21 @@ class Edge:
             return Failure(503, f"no container became free within {QUEUE_TIMEOUT:.0f}s")
         access.leased(scope, key.params, lease.container_id)
         try:
-            failed = await relay_http(scope, receive, send, self._relay, lease, route.timeout or 300.0)
+            failed = await relay_http(
+                scope, receive, send, self._relay, lease, route.timeout or DEFAULT_TIMEOUT
+            )
             if isinstance(failed, Unreached):
                 slots.drop(lease.container_id)
         finally:
             slots.release(lease)
         return failed
+
+    async def call_from_container(
+        self, scope: dict[str, Any], receive: Any, send: Any, caller: Caller
+    ) -> None:
+        """A call a container made, relayed by its agent (call_ingress.py): no token, its own app
+        unless the edge allows any (call_api.py)."""
+        await self.access_log.serve(functools.partial(self.calls.serve, caller=caller), scope, receive, send)
 
     async def _describe(self, route: state_pb2.Route, failure: Failure) -> str:
         return (await self._failures.public(route, failure))[0]
@@ -276,9 +302,15 @@ class Edge:
         slots = self._slots(key)
         return slots, await slots.acquire(QUEUE_TIMEOUT)
 
-    async def _platform(self, scope: dict[str, Any], send: Any, websocket: bool) -> None:
+    async def _platform(self, scope: dict[str, Any], receive: Any, send: Any, websocket: bool) -> None:
+        if self._dashboard is not None and not websocket and mounted(scope.get("path", "")):
+            await self._dashboard(scope, receive, send)  # a login, then API calls with the user's token
+            return
         if websocket:
             await self._refuse(send, websocket, 404, "the Berth edge takes WebSockets only for apps")
+            return
+        if scope.get("path") == CALL_PATH:
+            await self.calls.serve(scope, receive, send)
             return
         if scope.get("path") == "/metrics" and self._metrics is not None:
             await self._metrics.page(scope, send)  # loopback or an API token, else a 404

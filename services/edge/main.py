@@ -18,6 +18,9 @@ from berth.v1 import bus_pb2
 from services.common import bus, config, loop, metrics, service, subjects
 from services.edge import redirects
 from services.edge.app import Edge
+from services.edge.call_api import CONTAINER_CALLS, CONTAINER_CALLS_OWN_APP
+from services.edge.call_ingress import CallIngress
+from services.edge.dashboard import Api, Dashboard, Sampler
 from services.edge.limits import EdgeLimits, fit_to_descriptors, protocols
 from services.edge.metrics import EdgeMetrics, SchedulerLink
 from services.edge.proxy_auth import ProxyAuth
@@ -27,6 +30,7 @@ from services.edge.relay import Relay
 from services.edge.routing import RouteTable
 
 STARTUP_TIMEOUT = 30.0
+DEFAULT_API = "127.0.0.1:7100"  # where the compose file publishes it; `berth up` passes its own
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,9 @@ class EdgeConfig:
     listen_fd: int = -1  # a listening socket inherited from `berth up`, which keeps it across restarts
     metrics_port: int = 0  # 0: /metrics on the bare host only (services/edge/metrics.py)
     metrics_host: str = "127.0.0.1"
+    api: str = DEFAULT_API  # the deploy API the dashboard calls with each user's token
+    api_ca_file: str = ""  # PEM the API's TLS certificate is checked against; "": plaintext
+    container_calls: str = CONTAINER_CALLS_OWN_APP  # may a container call other apps (call_api.py)?
 
 
 def _rate(text: str) -> float:
@@ -106,6 +113,26 @@ def parse_config(argv: list[str] | None = None) -> EdgeConfig:
         default=config.env_int("BERTH_EDGE_MAX_CONNECTIONS_PER_IP", defaults.max_connections_per_ip),
         help="open connections per client address; 0: no cap (env BERTH_EDGE_MAX_CONNECTIONS_PER_IP)",
     )
+    parser.add_argument(
+        "--api",
+        default=config.env_str("BERTH_API", DEFAULT_API),
+        help="the deploy API (HOST:PORT) the dashboard at /dashboard/ calls with each user's token "
+        f"(env BERTH_API, default {DEFAULT_API})",
+    )
+    parser.add_argument(
+        "--api-ca-file",
+        default=config.env_str("BERTH_API_CA_FILE", ""),
+        help="PEM CA to check the API's TLS certificate against, when the API serves TLS "
+        "(env BERTH_API_CA_FILE; default: plaintext)",
+    )
+    parser.add_argument(
+        "--container-calls",
+        choices=CONTAINER_CALLS,
+        default=config.env_str("BERTH_CONTAINER_CALLS", CONTAINER_CALLS_OWN_APP),
+        help="which functions a container's code may call without a token: its own app's (own-app), "
+        "or any app's (any: tenants' code may then run code in other apps' containers) "
+        "(env BERTH_CONTAINER_CALLS; default own-app)",
+    )
     redirects.add_flags(parser)
     metrics.add_flags(parser, "edge")
     args = parser.parse_args(argv)
@@ -132,6 +159,9 @@ def parse_config(argv: list[str] | None = None) -> EdgeConfig:
         listen_fd=args.listen_fd,
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
+        api=args.api,
+        api_ca_file=args.api_ca_file,
+        container_calls=args.container_calls,
     )
 
 
@@ -171,10 +201,15 @@ async def serve(cfg: EdgeConfig, svc: service.Service) -> None:
     registry = metrics.registry()
     link = SchedulerLink(nc)
     observed = EdgeMetrics(registry, token_check=link.check_token, scheduler_series=link.series)
+    dashboard = Dashboard(Api(cfg.api, cfg.api_ca_file), Sampler(registry, link.series))
+    dashboard.start()
     edge = Edge(
         nc, cfg.edge_id, routes, relay, proxy_auth=proxy_auth, rate_limit=rate_limit, redirects=calls,
-        metrics=observed,
+        metrics=observed, dashboard=dashboard, token_check=link.check_token,
+        container_calls=cfg.container_calls,
     )
+    callers = CallIngress(nc, cfg.edge_id, edge.call_from_container)  # calls containers make
+    await callers.start()
     metrics_server = await metrics.serve(registry, "edge", cfg.metrics_host, cfg.metrics_port)
 
     async def on_control(msg: Msg) -> None:
@@ -226,9 +261,13 @@ async def serve(cfg: EdgeConfig, svc: service.Service) -> None:
     stopping = asyncio.create_task(svc.stopped())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     stopping.cancel()
+    await dashboard.stop()  # ends its event streams, which would hold the server open
     server.should_exit = True
     with contextlib.suppress(Exception):
         await asyncio.wait_for(serving, 10)
+    await callers.stop()
+    await edge.calls.stop()
+    await edge.access_log.close()  # the last requests' access lines, before the bus closes
     await routes.stop()
     await proxy_auth.stop()
     await calls.stop()

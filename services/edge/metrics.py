@@ -19,7 +19,11 @@ loopback client (the TCP peer: the edge reads no proxy header, uvicorn runs with
 proxy_headers=False), or any client sending `Authorization: Bearer <API token>`. The edge holds
 neither the token key nor read access to the tokens bucket, so it asks the scheduler
 (berth.sched.token-check) and remembers a yes for auth.VERIFIED_TTL_SECONDS. Everyone else gets the
-same 404 as any other unknown page, so the page's existence is not advertised. The page is the
+same 404 as any other unknown page, so the page's existence is not advertised. Each failed token
+check cost a scheduler round trip, so a client address gets TOKEN_FAILURE_BURST failures, then one
+per 1/TOKEN_FAILURE_RATE seconds: past that its token attempts get 429 with Retry-After, asking
+nothing (a loopback client needs no token and is never limited). Failed tokens on
+`/__berth/call` (call_api.py) take from the same budget, loopback included there. The page is the
 edge's registry (its series and process metrics) followed by the scheduler's series
 (berth.sched.metrics: cold starts, containers by state), fetched on each scrape, so one scrape
 target shows the whole platform; with several edges, sum the scheduler's series from one edge only
@@ -42,6 +46,7 @@ from prometheus_client.registry import Collector
 from berth.v1 import bus_pb2, state_pb2
 from services.common import auth, bus, metrics, subjects
 from services.edge.leases import PoolSlots
+from services.edge.ratelimit import RateLimiter, retry_after
 
 log = logging.getLogger("berth.edge")
 
@@ -52,6 +57,9 @@ DURATION_BUCKETS = (
 )  # fmt: skip
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 SCHEDULER_TIMEOUT = 2.0  # a scrape waits at most this for the scheduler's verdict or series
+# Failed /metrics token checks per client address: a burst, then one per 10 s.
+TOKEN_FAILURE_BURST = 5
+TOKEN_FAILURE_RATE = 0.1
 NOT_HERE = "this is the Berth edge; apps live at {workspace}--{app}-{function}.{domain}"
 
 TokenCheck = Callable[[str], Awaitable[bool]]
@@ -141,6 +149,7 @@ class EdgeMetrics:
         *,
         token_check: TokenCheck | None = None,
         scheduler_series: SchedulerSeries | None = None,
+        token_failures: RateLimiter | None = None,
     ) -> None:
         self.registry = registry
         self._requests = Counter(
@@ -161,6 +170,9 @@ class EdgeMetrics:
         self._routes: dict[str, dict[str, RouteMetrics]] = {}
         self._token_check = token_check
         self._scheduler_series = scheduler_series
+        self._token_failures = token_failures or RateLimiter(
+            TOKEN_FAILURE_RATE, burst_seconds=TOKEN_FAILURE_BURST / TOKEN_FAILURE_RATE
+        )
 
     def watch(self, pools: Mapping[str, PoolSlots]) -> None:
         """The edge's pools, read for berth_queue_depth at each scrape."""
@@ -179,7 +191,14 @@ class EdgeMetrics:
         return Observed(send, children)
 
     async def page(self, scope: Mapping[str, Any], send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
-        """Answers `GET /metrics` on the edge's own name: 200 to loopback or a valid token, else 404."""
+        """Answers `GET /metrics` on the edge's own name: 200 to loopback or a valid token, 429 to an
+        address past its failed token checks, else 404."""
+        wait = self.token_wait(scope)
+        if wait > 0:
+            body = b"too many failed /metrics token checks from this address; retry later\n"
+            extra = [(b"retry-after", retry_after(wait).encode())]
+            await _plain(send, 429, body, b"text/plain; charset=utf-8", extra)
+            return
         if not await self.allowed(scope):
             await _plain(send, 404, NOT_HERE.encode() + b"\n", b"text/plain; charset=utf-8")
             return
@@ -195,7 +214,27 @@ class EdgeMetrics:
         # Only what could be a token costs the scheduler a look-up.
         if not token.startswith(auth.TOKEN_PREFIX) or self._token_check is None:
             return False
-        return await self._token_check(token)
+        if await self._token_check(token):
+            return True
+        self._token_failures.take(_peer(scope))
+        return False
+
+    def token_wait(self, scope: Mapping[str, Any], *, loopback_too: bool = False) -> float:
+        """Seconds before this far client's next token may be checked (0.0: now). `loopback_too`:
+        for /__berth/call (call_api.py), where a loopback client needs a token like any other."""
+        if (is_loopback(scope) and not loopback_too) or not bearer(scope.get("headers", ())):
+            return 0.0
+        return self._token_failures.waiting(_peer(scope))
+
+    def token_failed(self, scope: Mapping[str, Any]) -> None:
+        """A token this client sent on another path (/__berth/call) was not valid: it counts
+        against the same budget as its /metrics guesses."""
+        self._token_failures.take(_peer(scope))
+
+
+def _peer(scope: Mapping[str, Any]) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else ""
 
 
 def is_loopback(scope: Mapping[str, Any]) -> bool:
@@ -275,8 +314,12 @@ class SchedulerLink:
 
 
 async def _plain(
-    send: Callable[[dict[str, Any]], Awaitable[None]], status: int, body: bytes, ctype: bytes
+    send: Callable[[dict[str, Any]], Awaitable[None]],
+    status: int,
+    body: bytes,
+    ctype: bytes,
+    extra: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode()), *(extra or [])]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -90,15 +90,23 @@ def stop_process(proc: subprocess.Popen[str] | subprocess.Popen[bytes], sig: int
     return proc.returncode
 
 
-def start(kind: type[P], home: Path, extra_env: dict[str, str] | None = None) -> P:
-    """`berth up --port 0 --home HOME`; returns once it printed "Berth is up." and wrote its config."""
+def start(
+    kind: type[P],
+    home: Path,
+    extra_env: dict[str, str] | None = None,
+    *,
+    port: int = 0,
+    args: tuple[str, ...] = (),
+) -> P:
+    """`berth up --port PORT --home HOME [ARGS]` (port 0: one the system picks); returns once it
+    printed "Berth is up." and wrote its config."""
     home.mkdir(parents=True, exist_ok=True)
     output = home / "up.out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_")}
     env.update(extra_env or {})
     with output.open("w") as out:
         process = subprocess.Popen(
-            [BERTH, "up", "--port", "0", "--home", str(home)],
+            [BERTH, "up", "--port", str(port), "--home", str(home), *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -48,8 +48,11 @@ class Platform:
         max_parameter_sets: int | None = None,
         redirect_after: float | None = None,
         agents: int | None = None,
+        container_calls: str | None = None,
     ) -> None:
         self.home = home
+        # Which apps a container may call (edge --container-calls); None: BERTH_CONTAINER_CALLS or own-app.
+        self.container_calls = container_calls
         self.port = port
         self.rate_limit = rate_limit  # requests/s per workspace at the edge; None: BERTH_RATE_LIMIT or off
         # Live pools per parametrized function (scheduler); None: BERTH_MAX_PARAMETER_SETS or its default.
@@ -164,15 +167,18 @@ class Platform:
         edge_id = f"edge-{os.urandom(4).hex()}"
         edge_argv = [py, "-m", "services.edge", "--port", str(port), "--listen-fd", str(fd)]
         edge_argv += ["--edge-id", edge_id, "--ready-file", str(self._ready_file("edge"))]
+        # The dashboard calls the API with each user's token; a self-signed API certificate is its own CA.
+        ca_file = os.environ.get("BERTH_CA_FILE") or os.environ.get("BERTH_TLS_CERT", "")
+        edge_argv += ["--api", self.api, *(["--api-ca-file", ca_file] if ca_file else [])]
         edge_argv += [] if self.rate_limit is None else ["--rate-limit", f"{self.rate_limit:g}"]
         edge_argv += [] if self.redirect_after is None else ["--redirect-after", f"{self.redirect_after:g}"]
+        edge_argv += [] if self.container_calls is None else ["--container-calls", self.container_calls]
         edge = self._spawn("edge", lambda: edge_argv, env(credentials.EDGE), pass_fds=(fd,))
         self._wait_ready(edge, self._ready_file("edge"))
         self.edge_url = f"http://localhost:{port}"
         _wait_healthy(f"http://127.0.0.1:{port}/healthz", edge)
         token = token_file.read_text().strip()
-        # A self-signed API certificate is its own CA; an operator's CA comes in BERTH_CA_FILE.
-        ca_file = os.environ.get("BERTH_CA_FILE") or os.environ.get("BERTH_TLS_CERT", "")
+        # (ca_file: an operator's CA comes in BERTH_CA_FILE, as for the edge above.)
         save(ClientConfig(server=self.api, token=token, edge_url=self.edge_url, ca_file=ca_file), self.home)
 
     def _spawn(
@@ -337,6 +343,7 @@ def run_up(
     max_parameter_sets: int | None = None,
     redirect_after: float | None = None,
     agents: int | None = None,
+    container_calls: str | None = None,
 ) -> int:
     """Starts the platform and supervises it until Ctrl-C/SIGTERM: a service that dies is started
     again (supervisor.py), so this returns only when asked to stop (0), or 1 if start-up failed."""
@@ -354,6 +361,7 @@ def run_up(
         max_parameter_sets=max_parameter_sets,
         redirect_after=redirect_after,
         agents=agents,
+        container_calls=container_calls,
     )
     stopping = False
 

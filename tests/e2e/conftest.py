@@ -124,8 +124,9 @@ def send(client: httpx.Client, method: str, url: str, path: str = "/", **kwargs:
     return client.request(method, target, headers=headers, **kwargs)  # type: ignore[arg-type]
 
 
-def start_platform(home: Path, extra_env: dict[str, str] | None = None) -> Platform:
-    return driver.start(Platform, home, extra_env)
+def start_platform(home: Path, extra_env: dict[str, str] | None = None, *args: str) -> Platform:
+    """`berth up` in `home`, with `args` (e.g. "--container-calls", "any") on its command line."""
+    return driver.start(Platform, home, extra_env, args=args)
 
 
 def runner_processes(home: Path, *, with_children: bool = False) -> list[int]:

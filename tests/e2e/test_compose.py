@@ -81,6 +81,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _guide_login_command() -> str:
+    """The `berth login` line of deploy/README.md's "Run and deploy" block."""
+    guide = (REPO / "deploy" / "README.md").read_text()
+    block = guide.split("## 3. Run and deploy", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    (command,) = [line for line in block.splitlines() if line.startswith("berth login ")]
+    return command
+
+
 def _run(argv: list[str], *, timeout: float, **kwargs: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kwargs)  # type: ignore[call-overload]
 
@@ -177,14 +185,16 @@ class Stack:
     def berth(self, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
         return _run([BERTH, *args], timeout=timeout, env=self.cli_env, cwd=self.cli_home)
 
-    def write_cli_config(self) -> None:
-        """What an operator writes (deploy/README.md): the API on loopback, the generated token."""
-        token = (self.credentials / "api.token").read_text().strip()
+    def login(self) -> subprocess.CompletedProcess[str]:
+        """deploy/README.md's `berth login` line, word for word but for this stack's ports and
+        credentials directory, run in a shell as an operator would (the token on stdin)."""
+        command = _guide_login_command()
+        command = command.replace("127.0.0.1:7100", f"127.0.0.1:{self.api_port}")
+        command = command.replace("localhost:8000", f"localhost:{self.edge_port}")
+        command = command.replace("deploy/credentials/", f"{self.credentials}/")
+        env = {**self.cli_env, "PATH": f"{Path(BERTH).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
         self.cli_home.mkdir(parents=True, exist_ok=True)
-        (self.cli_home / "config.toml").write_text(
-            f'server = "127.0.0.1:{self.api_port}"\ntoken = "{token}"\n'
-            f'edge_url = "http://localhost:{self.edge_port}"\n'
-        )
+        return _run(["bash", "-c", command], timeout=60, env=env, cwd=REPO)
 
     def wait_healthy(self) -> None:
         """Until every service's healthcheck passes (each reports ready once it serves)."""
@@ -298,11 +308,15 @@ def test_compose_stack_deploys_and_keeps_its_bus_closed(berth_image: str, tmp_pa
     changed = [line for line in again.stdout.splitlines() if line.startswith(("made", "updated"))]
     assert again.returncode == 0 and not changed, again.stdout
     stack.agent_home.mkdir()
-    stack.write_cli_config()
     try:
         started = time.monotonic()
         stack.up()
         timings["up"] = time.monotonic() - started
+        stack.wait_healthy()
+        logged_in = stack.login()
+        assert logged_in.returncode == 0, logged_in.stderr
+        # The API answered and took the token (an unanswered one is saved with a warning).
+        assert f"logged in to 127.0.0.1:{stack.api_port}: wrote " in logged_in.stderr, logged_in.stderr
         stack.wait_api()
         timings["up -> all healthy, API answers"] = time.monotonic() - started
 
@@ -317,6 +331,14 @@ def test_compose_stack_deploys_and_keeps_its_bus_closed(berth_image: str, tmp_pa
         timings["first call (cold start)"] = time.monotonic() - started
         assert response.status_code == 200 and response.json() == "Hello world!", response.text
         assert _app_containers(owner), "the app's container does not carry the agent's owner label"
+
+        # A build step that runs in a container of the image: its scratch directory is mounted by
+        # path, which only works because compose gives the builder a host directory for it.
+        stepped = stack.berth("deploy", str(APPS / "compose_steps.py"), timeout=DEPLOY_TIMEOUT)
+        assert stepped.returncode == 0, f"deploy failed:\n{stepped.stderr[-3000:]}\n{stack.logs()}"
+        step_urls = dict(line.split(": ", 1) for line in stepped.stdout.strip().splitlines() if ": " in line)
+        answer = stack.call(step_urls["marker"])
+        assert answer.status_code == 200 and answer.json() == "built-in-a-step", answer.text
 
         # The bus: not published on the host, and closed to anyone without an admitted nkey.
         nats_id = stack.container("nats")

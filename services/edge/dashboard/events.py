@@ -1,0 +1,136 @@
+"""The dashboard's live parts: the sampler of the edge's registry, and the server-sent event streams
+a page follows (stats for the apps it shows, an app's log lines).
+
+The sampler reads the edge's own request series every few seconds (a restricted view of the
+registry: two collectors, no /proc reads) into a window of snapshots (stats.py), so a figure over
+the last minute is there as soon as a page asks. The scheduler's series (cold starts) are fetched
+only when a page or a stats event needs them, over the bus the edge already uses for /metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from berth.cli.logs import format_line
+from berth.v1 import control_pb2
+from services.edge.dashboard import stats
+from services.edge.dashboard.api import ApiError
+from services.edge.dashboard.http import KEEPALIVE, event
+from services.edge.dashboard.templates import script_json
+
+log = logging.getLogger("berth.edge")
+
+SAMPLE_EVERY = 2.0  # seconds between snapshots of the registry
+STATS_EVERY = 2.0  # seconds between a page's stats events
+LOG_TAIL = 200  # lines a log view starts with
+
+SchedulerSeries = Callable[[], Awaitable[bytes]]
+
+
+class Sampler:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        scheduler_series: SchedulerSeries | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        every: float = SAMPLE_EVERY,
+    ) -> None:
+        self._view = registry.restricted_registry([stats.REQUESTS, stats.BUCKETS])
+        self._series = scheduler_series
+        self._clock = clock
+        self._every = every
+        self._window = stats.Window()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._window.add(self._snapshot())
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._every)
+            self._window.add(self._snapshot())
+
+    def _snapshot(self) -> stats.Snapshot:
+        samples = [s for family in self._view.collect() for s in family.samples]
+        return stats.snapshot(samples, self._clock())
+
+    def figures(self) -> dict[stats.Key, stats.Figures]:
+        """Each function's figures now (a fresh snapshot) against the one a minute back."""
+        now = self._snapshot()
+        return stats.figures(now, self._window.baseline(now.at))
+
+    async def cold_starts(self) -> dict[stats.Key, stats.ColdStarts]:
+        if self._series is None:
+            return {}
+        text = (await self._series()).decode("utf-8", "replace")
+        try:
+            samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+        except ValueError as exc:  # a scheduler of another version: show the rest all the same
+            log.warning("cannot parse the scheduler's series for the dashboard: %s", exc)
+            return {}
+        return stats.cold_starts(samples)
+
+
+async def stats_events(
+    payload: Callable[[], Awaitable[dict[str, Any]]], alive: Callable[[], bool], every: float = STATS_EVERY
+) -> AsyncIterator[str]:
+    """A stats event every `every` seconds while the session lives; a `problem` event then ends it
+    (the page reloads, and a logged-out user lands on the login page)."""
+    while alive():
+        try:
+            yield event(script_json(await payload()), "stats")
+        except ApiError as exc:
+            yield event(script_json({"text": str(exc)}), "problem")
+            return
+        await asyncio.sleep(every)
+    yield event(script_json({"text": "the session ended"}), "problem")
+
+
+async def log_events(
+    lines: AsyncIterator[control_pb2.LogLine], alive: Callable[[], bool]
+) -> AsyncIterator[str]:
+    """Each log line as an event (JSON: the text is shown as text, never parsed as markup), with a
+    comment on quiet streams so a client that left, or a session that ended, is noticed."""
+    pending: asyncio.Task[control_pb2.LogLine] | None = None
+    try:
+        while alive():
+            if pending is None:
+                pending = asyncio.ensure_future(anext(lines))  # type: ignore[arg-type]
+            done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE)
+            if not done:
+                yield ": still here\n\n"
+                continue
+            task, pending = pending, None
+            try:
+                line = task.result()
+            except StopAsyncIteration:
+                yield event(script_json({"text": "the log stream ended"}), "problem")
+                return
+            except ApiError as exc:
+                yield event(script_json({"text": str(exc)}), "problem")
+                return
+            yield event(script_json({"text": format_line(line), "stream": line.stream}))
+        yield event(script_json({"text": "the session ended: log in again"}), "problem")
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending
+        with contextlib.suppress(Exception):
+            await lines.aclose()  # type: ignore[attr-defined]
