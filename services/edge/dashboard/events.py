@@ -3,7 +3,10 @@ a page follows (stats for the apps it shows, an app's log lines).
 
 The sampler reads the edge's own request series every few seconds (a restricted view of the
 registry: two collectors, no /proc reads) into a window of snapshots (stats.py), so a figure over
-the last minute is there as soon as a page asks. The scheduler's series (cold starts) are fetched
+the last minute is there as soon as a page asks. It samples only while the dashboard is in use (a
+page or a stats event within IDLE_AFTER): an edge nobody watches does no dashboard work, which
+keeps an idle platform idle. After a pause the window starts afresh, so for a minute the figures
+cover only the time since the dashboard was opened again. The scheduler's series (cold starts) are fetched
 only when a page or a stats event needs them, over the bus the edge already uses for /metrics.
 """
 
@@ -30,6 +33,7 @@ log = logging.getLogger("berth.edge")
 
 SAMPLE_EVERY = 2.0  # seconds between snapshots of the registry
 STATS_EVERY = 2.0  # seconds between a page's stats events
+IDLE_AFTER = 600.0  # seconds without a page or a stats event before sampling pauses
 LOG_TAIL = 200  # lines a log view starts with
 
 SchedulerSeries = Callable[[], Awaitable[bytes]]
@@ -43,17 +47,20 @@ class Sampler:
         *,
         clock: Callable[[], float] = time.monotonic,
         every: float = SAMPLE_EVERY,
+        idle_after: float = IDLE_AFTER,
     ) -> None:
         self._view = registry.restricted_registry([stats.REQUESTS, stats.BUCKETS])
         self._series = scheduler_series
         self._clock = clock
         self._every = every
+        self._idle_after = idle_after
+        self._used_at = clock()
         self._window = stats.Window()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._window.add(self._snapshot())
-        self._task = asyncio.create_task(self._run())
+        self._used()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -61,8 +68,19 @@ class Sampler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    def _used(self) -> None:
+        """The dashboard is in use: sample (again) until it has not been for IDLE_AFTER."""
+        self._used_at = self._clock()
+        if self._task is None or self._task.done():
+            if self._task is not None:
+                # Resuming after a pause: snapshots from before it would stretch "the last
+                # minute" over the whole pause.
+                self._window = stats.Window()
+                self._window.add(self._snapshot())
+            self._task = asyncio.create_task(self._run())
+
     async def _run(self) -> None:
-        while True:
+        while self._clock() - self._used_at < self._idle_after:
             await asyncio.sleep(self._every)
             self._window.add(self._snapshot())
 
@@ -72,6 +90,7 @@ class Sampler:
 
     def figures(self) -> dict[stats.Key, stats.Figures]:
         """Each function's figures now (a fresh snapshot) against the one a minute back."""
+        self._used()
         now = self._snapshot()
         return stats.figures(now, self._window.baseline(now.at))
 
