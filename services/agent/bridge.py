@@ -18,7 +18,7 @@ import time
 
 from nats.aio.client import Client
 
-from berth._wire.frames import CALLER_STREAM_BASE, encode, read_payload
+from berth._wire.frames import CALLER_STREAM_BASE, answer_ends, encode, read_payload
 from berth.v1 import stream_pb2
 from services.agent.callers import MAX_CALLS, Callers
 from services.agent.container_writer import QUEUE_BYTES, ContainerWriter
@@ -32,15 +32,6 @@ OVERFLOW = (
 )
 # Frames the edge sends that are small and few per stream: never refused for a full queue.
 _CONTROL = frozenset({"credit", "cancel", "ws_close"})
-
-
-def _ends_from_container(frame: stream_pb2.Frame) -> bool:
-    kind = frame.WhichOneof("kind")
-    if kind == "response":
-        return frame.response.end
-    if kind == "response_body":
-        return frame.response_body.end
-    return kind in ("error", "ws_close")
 
 
 def _ends_from_edge(frame: stream_pb2.Frame) -> bool:
@@ -136,7 +127,7 @@ class Bridge:
             reply = self._replies.get(frame.stream)
             if reply is None:
                 continue
-            if _ends_from_container(frame):
+            if answer_ends(frame):
                 self._end(frame.stream)
             # The edge keys streams by subject, so the frame goes out as the container wrote it.
             try:

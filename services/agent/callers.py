@@ -32,7 +32,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from berth._wire.flow import WINDOW
-from berth._wire.frames import encode
+from berth._wire.frames import answer_ends, encode
 from berth.v1 import stream_pb2
 from services.common import ids, logs, subjects
 
@@ -58,15 +58,6 @@ _FROM_CONTAINER = frozenset({"body", "credit", "cancel"})
 _FROM_EDGE = frozenset({"response", "response_body", "credit", "error"})
 
 Offer = Callable[[bytes, bool], bool]
-
-
-def _ends(frame: stream_pb2.Frame) -> bool:
-    kind = frame.WhichOneof("kind")
-    if kind == "response":
-        return frame.response.end
-    if kind == "response_body":
-        return frame.response_body.end
-    return kind == "error"
 
 
 class _Call:
@@ -167,7 +158,7 @@ class Callers:
         if kind not in _FROM_EDGE:
             return
         frame.stream = stream
-        if _ends(frame):
+        if answer_ends(frame):
             self._calls.pop(stream, None)
         # Data the edge sends is bounded by the credit the container granted; the writer's own
         # bound catches a container that stopped reading.

@@ -34,6 +34,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from berth._runtime.server import Server
+from berth._wire.frames import answer_ends
 from berth.v1 import stream_pb2
 from services.common import ids, logs, subjects
 from services.edge.call_api import Caller
@@ -46,15 +47,6 @@ CALLER_SCOPE_KEY = "berth.caller"
 UNKNOWN_STREAM = "the edge serving this function call restarted and lost it; retry the call"
 
 CallerApp = Callable[[dict[str, Any], Any, Any, Caller], Awaitable[None]]
-
-
-def _ends(frame: stream_pb2.Frame) -> bool:
-    kind = frame.WhichOneof("kind")
-    if kind == "response":
-        return frame.response.end
-    if kind == "response_body":
-        return frame.response_body.end
-    return kind == "error"
 
 
 class _Peer:
@@ -86,7 +78,7 @@ class _BusWriter:
         peer = self._peers.get(frame.stream)
         if peer is None or self.closed:
             return  # the stream is over (or the agent went away): nothing more is relayed
-        if _ends(frame):
+        if answer_ends(frame):
             # Forgotten once this step of the loop is over: the Server may still end it with a frame.
             asyncio.get_running_loop().call_soon(self._peers.pop, frame.stream, None)
         data = frame.SerializeToString()

@@ -20,6 +20,17 @@ MAX_FRAME = 64 * 1024 * 1024
 CALLER_STREAM_BASE = 1 << 63
 
 
+def answer_ends(frame: stream_pb2.Frame) -> bool:
+    """Whether `frame` is the last the answering side (a container, or an edge answering a call)
+    sends for its stream: the response's end, an error, or a WebSocket close."""
+    kind = frame.WhichOneof("kind")
+    if kind == "response":
+        return frame.response.end
+    if kind == "response_body":
+        return frame.response_body.end
+    return kind in ("error", "ws_close")
+
+
 def decoder() -> codec.Decoder[stream_pb2.Frame]:
     """A byte-fed decoder of frames."""
     return codec.Decoder(stream_pb2.Frame.FromString, MAX_FRAME)
