@@ -180,6 +180,24 @@ def test_berth_run_interrupted_stops_the_copy(platform: Platform) -> None:
     assert _dev_app_running(platform, "calls-run") is False
 
 
+def test_berth_run_leaves_a_served_copy_alone(platform: Platform) -> None:
+    # `berth serve` keeps the app's one ephemeral copy up (deployed as `deploy --dev` does): a run
+    # must neither replace its code nor stop it when done.
+    served = platform.berth("deploy", str(APPS / "calls_run.py"), "--dev")
+    assert served.returncode == 0, served.stderr
+    try:
+        refused = platform.berth("run", f"{APPS / 'calls_run.py'}::square", "--x", "5")
+        assert refused.returncode == 1
+        assert "already has an ephemeral copy up" in refused.stderr, refused.stderr
+        assert _dev_app_running(platform, "calls-run") is True
+    finally:
+        # What `berth serve` does when it ends (the CLI has no command to stop a served copy).
+        stop = "from berth.cli.apps import stop_app; from berth.cli.client import Api; "
+        stop += "stop_app(Api(), 'calls-run', ephemeral=True)"
+        subprocess.run([sys.executable, "-c", stop], env=platform.env, check=True, timeout=60)
+    assert _dev_app_running(platform, "calls-run") is False
+
+
 def _dev_app_running(platform: Platform, name: str) -> bool:
     listing = platform.berth("app", "list", "--json")
     assert listing.returncode == 0, listing.stderr

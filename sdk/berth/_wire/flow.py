@@ -12,8 +12,10 @@ their one-frame-each-way path; credit is never sent for the last chunk of a body
 
 The receiver also checks the sender (ReceiveWindow.arrived): a data frame that arrives when the
 sender had no credit left is a protocol violation, and the stream is aborted. What one stream can
-make its receiver hold is so bounded by WINDOW plus one frame, whoever the sender is. The check is
-exact: credit in flight only makes the sender's view smaller than the receiver's, never larger.
+make its receiver hold is so bounded by WINDOW plus one frame, whoever the sender is. The check
+never flags a sender that kept to its credit (credit in flight only makes the sender's view smaller
+than the receiver's, never larger); a sender that overruns while credit is in flight may be caught
+a little late, once the receiver's own count passes WINDOW, which is what bounds the memory.
 
 WebSocket messages larger than MAX_WS_MESSAGE (the guide's 2 MiB) are refused with close code
 1009 where they enter (the edge's HTTP server for clients, the runner for apps).

@@ -7,6 +7,9 @@ in this process, its functions' `.remote` calls reaching that copy. The copy is 
 entrypoint returns, fails, or is interrupted (Ctrl-C, SIGTERM). While it runs, what the copy's
 containers print goes to stderr (access lines left out), so stdout stays the entrypoint's own.
 
+One ephemeral copy exists per app name, shared with `berth serve`: while one is up (a `berth serve`
+or another `berth run` of the app), `berth run` refuses rather than replace its code and stop it.
+
 Which function runs: `::NAME` names a local entrypoint or a function; without it, the app's one
 local entrypoint, else its one function. A function named this way is called with `.remote` (a
 generator with `.remote_gen`) and what it returns (or yields) is printed.
@@ -27,12 +30,14 @@ from typing import Any, NoReturn
 
 import grpc
 
+from berth._app import _normalized
 from berth._entrypoint import LocalEntrypoint, parse_args
 from berth._errors import InvalidError
 from berth._function import Function
 from berth.cli import logs
-from berth.cli.apps import stop_app
+from berth.cli.apps import list_apps, stop_app
 from berth.cli.client import Api
+from berth.cli.deploy import app_name as name_to_deploy
 from berth.cli.loading import LoadedApp, load_app_file
 from berth.cli.serve import _app_name, _deploy
 
@@ -72,6 +77,12 @@ def choose(loaded: LoadedApp, name: str | None) -> LocalEntrypoint | Function:
         f"{'several functions' if functions else 'no function'}: name one with "
         f"{loaded.path.name}::NAME" + (f" (one of {', '.join(sorted(functions))})" if functions else "")
     )
+
+
+def copy_in_use(api: Api, name: str) -> bool:
+    """Whether app `name` has an ephemeral copy up now (served, or another run's)."""
+    wanted = _normalized(name)
+    return any(app.ephemeral and _normalized(app.name) == wanted for app in list_apps(api).apps)
 
 
 def _interrupt(*_: object) -> NoReturn:
@@ -132,6 +143,15 @@ def run(target_text: str, argv: list[str], *, api: Api | None = None) -> int:
     target = choose(loaded, name)
     kwargs = parse_args(target.get_raw_f(), argv, prog=f"berth run {path.name}::{target.name}")
     api = api or Api()
+    name_of_app = name_to_deploy(loaded.app.name, None, loaded.path)
+    if copy_in_use(api, name_of_app):
+        print(
+            f"berth run: app {name_of_app!r} already has an ephemeral copy up (a `berth serve` of it, or "
+            "another `berth run`); running would replace its code and stop it at the end. Stop that one "
+            "first (Ctrl-C where it runs), then run again.",
+            file=sys.stderr,
+        )
+        return 1
     started_ms = int(time.time() * 1000)
     with _sigterm_interrupts():
         ok, output = _deploy(loaded.path, None)
