@@ -53,7 +53,7 @@ from services.common import call_routes, subjects
 from services.common.pools import ParameterError
 from services.edge import access
 from services.edge.call_records import RecordsUnavailable, from_head
-from services.edge.calls import Call, CallTable, Result, valid_call_id
+from services.edge.calls import Call, KeptResponse, Result, valid_call_id
 from services.edge.failures import Failure, Failures, plain
 from services.edge.leases import Lease, PoolFailed, PoolSlots
 from services.edge.metrics import EdgeMetrics, bearer
@@ -190,49 +190,21 @@ async def read_rest(receive: Any, held: bytes, more: bool, limit: int, timeout: 
     return b"".join(parts)
 
 
-class _Kept:
-    """The `send` of a spawned call running in the background: its answer, kept within the
-    CallTable's bounds instead of sent (a second head replaces an answer that broke off)."""
-
-    def __init__(self, table: CallTable, call: Call) -> None:
-        self._table = table
-        self._call = call
-        self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
-        self._body: list[bytes] | None = None
-        self.complete = False
-
-    async def __call__(self, message: dict[str, Any]) -> None:
-        table, call = self._table, self._call
-        if message["type"] == "http.response.start":
-            self.status = int(message["status"])
-            self.headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
-            self._body = []
-            self.complete = False
-            table.restart(call)
-            call.too_large = False
-            table.reserve(call, sum(len(k) + len(v) for k, v in self.headers))
-        elif message["type"] == "http.response.body":
-            data = message.get("body", b"")
-            if self._body is not None and table.reserve(call, len(data)):
-                self._body.append(data)
-            else:
-                self._body = None  # too large: the rest is taken and dropped, the function runs on
-            self.complete = not message.get("more_body", False)
-
-    def result(self, max_result: int) -> Result:
-        if self.complete and self._body is not None and not self._call.too_large:
-            return Result(self.status, self.headers, b"".join(self._body))
-        if self._call.too_large:
-            body = error_body(
-                "ResultTooLarge",
-                f"the spawned call's result is over the {max_result >> 20} MiB an edge keeps of one "
-                "call (BERTH_REDIRECT_MAX_RESULT) or its room for results; return less, or store it "
-                "elsewhere and return where",
-            )
-        else:
-            body = error_body("CallFailed", "the function's answer ended before it was complete")
-        return Result(200, [(b"content-type", CONTENT_TYPE)], body)
+def spawned_result(kept: KeptResponse, call: Call, max_result: int) -> Result:
+    """What a spawned call answers: its kept answer, or a CallError saying why there is none."""
+    result = kept.result()
+    if result is not None:
+        return result
+    if call.too_large:
+        body = error_body(
+            "ResultTooLarge",
+            f"the spawned call's result is over the {max_result >> 20} MiB an edge keeps of one "
+            "call (BERTH_REDIRECT_MAX_RESULT) or its room for results; return less, or store it "
+            "elsewhere and return where",
+        )
+    else:
+        body = error_body("CallFailed", "the function's answer ended before it was complete")
+    return Result(200, [(b"content-type", CONTENT_TYPE)], body)
 
 
 class CallApi:
@@ -465,15 +437,19 @@ class CallApi:
     ) -> None:
         redirects = self._redirects
         assert redirects is not None
-        kept = _Kept(redirects.table, call)
+        kept = KeptResponse(redirects.table, call)
+
+        async def keep(message: dict[str, Any]) -> None:
+            kept.keep(message)
+
         first = {"type": "http.request", "body": body, "more_body": False}
         try:
-            failed = await self._run(scope, replaying(first, _forever), kept, route, key, call_head)
+            failed = await self._run(scope, replaying(first, _forever), keep, route, key, call_head)
             if failed is not None:
-                await self._failures.answer(kept, route, failed)
+                await self._failures.answer(keep, route, failed)
         except RuntimeError as exc:  # the answer broke off midway (proxy.py)
-            await self._failures.answer(kept, route, Failure(502, str(exc)))
-        result = kept.result(redirects.settings.max_result)
+            await self._failures.answer(keep, route, Failure(502, str(exc)))
+        result = spawned_result(kept, call, redirects.settings.max_result)
         redirects.table.finish(call, result)
         records = redirects.records
         max_payload = self._nc.max_payload if self._nc is not None else 1 << 20

@@ -24,6 +24,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 ID_BYTES = 16
 _ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -174,3 +175,45 @@ class CallTable:
     def _drop(self, call: Call) -> None:
         if self._calls.pop(call.id, None) is call:
             self.held_bytes -= call.size
+
+
+class KeptResponse:
+    """An answer kept in the table instead of sent: a redirected call's (redirects.py) or a spawned
+    call's (call_api.py), fed the ASGI messages the relay sends. A second head replaces an answer
+    that broke off (the edge's error answer follows it). Past the table's bounds the rest is taken
+    and dropped, so the function runs to its end (once) and its slot is freed as usual; `result`
+    is then None and the call is marked too large."""
+
+    __slots__ = ("_body", "_call", "_table", "complete", "headers", "status")
+
+    def __init__(self, table: CallTable, call: Call) -> None:
+        self._table = table
+        self._call = call
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self._body: list[bytes] | None = None
+        self.complete = False
+
+    def keep(self, message: dict[str, Any]) -> None:
+        table, call = self._table, self._call
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
+            self.headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
+            self._body = []
+            self.complete = False
+            table.restart(call)
+            table.reserve(call, sum(len(k) + len(v) for k, v in self.headers))
+        elif message["type"] == "http.response.body":
+            data = message.get("body", b"")
+            if self._body is not None and table.reserve(call, len(data)):
+                self._body.append(data)
+            else:
+                self._body = None
+            self.complete = not message.get("more_body", False)
+
+    def result(self) -> Result | None:
+        """The whole answer, or None if it is incomplete or was too large to keep."""
+        if not self.complete or self._body is None or self._call.too_large:
+            return None
+        return Result(self.status, self.headers, b"".join(self._body))
+

@@ -37,7 +37,7 @@ from nats.aio.client import Client
 from berth.v1 import state_pb2
 from services.common import config, logs, subjects
 from services.edge.call_records import CallRecords, RecordsUnavailable, from_head
-from services.edge.calls import Call, CallTable, Result, valid_call_id
+from services.edge.calls import Call, CallTable, KeptResponse, Result, valid_call_id
 from services.edge.failures import REQUEST_ID_HEADER, Failure, Failures, plain
 
 log = logging.getLogger("berth.edge")
@@ -142,8 +142,7 @@ class HeldCall:
     pass through; after it, the response is kept for the follow-ups instead of sent."""
 
     __slots__ = (
-        "_body",
-        "_complete",
+        "_kept",
         "_receive",
         "_redirects",
         "body_done",
@@ -155,8 +154,6 @@ class HeldCall:
         "started",
         "state",
         "task",
-        "status",
-        "headers",
     )
 
     def __init__(
@@ -175,11 +172,7 @@ class HeldCall:
         self.body_done = False
         self.due = False
         self.call: Call | None = None
-        # The kept response, after a redirect (nothing is allocated for it before).
-        self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
-        self._body: list[bytes] | None = None
-        self._complete = False
+        self._kept: KeptResponse | None = None  # the response, once redirected
 
     async def receive(self) -> Any:
         if self.state is _REDIRECTED:
@@ -206,31 +199,13 @@ class HeldCall:
         await self.client_send(message)
 
     def _keep(self, message: Any) -> None:
-        call = self.call
-        assert call is not None
-        table = self._redirects.table
-        if message["type"] == "http.response.start":
-            # A second head replaces a response that broke off (the edge's error answer follows).
-            self.status = int(message["status"])
-            self.headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
-            self._body = []
-            self._complete = False
-            table.restart(call)
-            table.reserve(call, sum(len(k) + len(v) for k, v in self.headers))
-        elif message["type"] == "http.response.body":
-            data = message.get("body", b"")
-            if self._body is not None and table.reserve(call, len(data)):
-                self._body.append(data)
-            else:
-                # Too large to keep: the rest is acknowledged and dropped, so the function runs
-                # to its end (once) and its slot is freed as usual; the follower gets a 502.
-                self._body = None
-            self._complete = not message.get("more_body", False)
+        if self._kept is None:
+            assert self.call is not None
+            self._kept = KeptResponse(self._redirects.table, self.call)
+        self._kept.keep(message)
 
     def result(self) -> Result | None:
-        if not self._complete or self._body is None or self.call is None or self.call.too_large:
-            return None
-        return Result(self.status, self.headers, b"".join(self._body))
+        return self._kept.result() if self._kept is not None else None
 
 
 # -- the edge's side ---------------------------------------------------------------------------

@@ -11,8 +11,8 @@ import pytest
 
 from berth._wire import codec
 from berth.v1 import stream_pb2
-from services.edge.call_api import MAX_HEAD, Refused, _Kept, parameters_query, read_head, read_rest
-from services.edge.calls import CallTable
+from services.edge.call_api import MAX_HEAD, Refused, parameters_query, read_head, read_rest, spawned_result
+from services.edge.calls import CallTable, KeptResponse
 
 
 def receiving(*chunks: bytes, stall: bool = False) -> Callable[[], Awaitable[dict[str, Any]]]:
@@ -77,14 +77,11 @@ def test_a_spawned_result_over_the_bound_is_kept_as_a_call_error() -> None:
     table = CallTable(max_calls=4, max_result=100, max_bytes=1000, ttl=60)
     call = table.open("live.shop", "f", spawned=True)
     assert call is not None
-    kept = _Kept(table, call)
-
-    async def answer() -> None:
-        await kept({"type": "http.response.start", "status": 200, "headers": []})
-        await kept({"type": "http.response.body", "body": b"x" * 101})
-
-    asyncio.run(answer())
-    result = kept.result(100)
+    kept = KeptResponse(table, call)
+    kept.keep({"type": "http.response.start", "status": 200, "headers": []})
+    kept.keep({"type": "http.response.body", "body": b"x" * 101})
+    assert kept.result() is None
+    result = spawned_result(kept, call, 100)
     [output] = codec.Decoder(stream_pb2.CallOutput.FromString, 1 << 20).feed(result.body)
     assert result.status == 200 and output.error.type == "ResultTooLarge"
     assert table.held_bytes == 0
