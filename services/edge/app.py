@@ -18,7 +18,7 @@ from services.edge import access, hosts
 from services.edge.call_api import CALL_PATH, CONTAINER_CALLS_OWN_APP, CallApi, Caller
 from services.edge.dashboard import Dashboard, mounted
 from services.edge.failures import Failure, Failures, plain
-from services.edge.leases import Lease, PoolFailed, PoolSlots, SchedulerAway
+from services.edge.leases import Lease, PoolFailed, PoolSlots, SchedulerAway, acquire_current
 from services.edge.metrics import EdgeMetrics, TokenCheck
 from services.edge.params import parameter_set, retry_later
 from services.edge.proxy import Unreached, relay_http, replaying
@@ -285,22 +285,9 @@ class Edge:
         await plain(send, status, text, kind="websocket.http.response" if websocket else "http.response")
 
     async def _acquire(self, host: str, key: bus_pb2.PoolKey) -> tuple[PoolSlots, Lease]:
-        slots = self._slots(key)
-        try:
-            return slots, await slots.acquire(QUEUE_TIMEOUT)
-        except PoolFailed as exc:
-            # 404: the scheduler no longer has this version. Either the app was stopped, or the
-            # edge's copy of the route lagged a redeploy: re-read it and try the new version once.
-            if exc.status != 404:
-                raise
-            fresh = await self._routes.fetch(hosts.parse(host).key)
-            if fresh is None:
-                raise PoolFailed(404, _no_app(host)) from None
-            if fresh.version == key.version:
-                raise
-        key = bus_pb2.PoolKey(app=key.app, function=key.function, version=fresh.version, params=key.params)
-        slots = self._slots(key)
-        return slots, await slots.acquire(QUEUE_TIMEOUT)
+        return await acquire_current(
+            self._slots, key, lambda: self._routes.fetch(hosts.parse(host).key), _no_app(host), QUEUE_TIMEOUT
+        )
 
     async def _platform(self, scope: dict[str, Any], receive: Any, send: Any, websocket: bool) -> None:
         if self._dashboard is not None and not websocket and mounted(scope.get("path", "")):

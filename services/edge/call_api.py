@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import urllib.parse
 from collections.abc import Callable
@@ -53,12 +54,12 @@ from services.common import call_routes, subjects
 from services.common.pools import ParameterError
 from services.edge import access
 from services.edge.call_records import RecordsUnavailable, from_head
-from services.edge.calls import Call, KeptResponse, Result, valid_call_id
+from services.edge.calls import Call, KeptResponse, Result, send_result, valid_call_id
 from services.edge.failures import Failure, Failures, plain
-from services.edge.leases import Lease, PoolFailed, PoolSlots
+from services.edge.leases import Lease, PoolFailed, PoolSlots, acquire_current
 from services.edge.metrics import EdgeMetrics, bearer
 from services.edge.params import parameter_set, retry_later
-from services.edge.proxy import Unreached, relay_http, replaying
+from services.edge.proxy import Unreached, relay_http, replaying, stalled
 from services.edge.ratelimit import RateLimiter, retry_after
 from services.edge.redirects import Redirects
 from services.edge.relay import Relay
@@ -139,6 +140,16 @@ def parameters_query(parameters: dict[str, str]) -> bytes:
     return urllib.parse.urlencode(sorted(parameters.items())).encode()
 
 
+async def _next(receive: Any, timeout: float) -> dict[str, Any]:
+    """The client's next message; a 408 if none comes within `timeout` (as for web bodies)."""
+    try:
+        async with asyncio.timeout(timeout):
+            message: dict[str, Any] = await receive()
+    except TimeoutError:
+        raise Refused(408, stalled(timeout)) from None
+    return message
+
+
 async def read_head(receive: Any, timeout: float) -> tuple[stream_pb2.CallHead, bytes, bool] | None:
     """The CallHead, the body bytes read past it, and whether more body follows; None if the
     client left. Refused for a malformed or oversized head, or a body that stalls."""
@@ -146,11 +157,7 @@ async def read_head(receive: Any, timeout: float) -> tuple[stream_pb2.CallHead, 
     more = True
     need = codec.HEADER.size
     while len(buffer) < need and more:
-        try:
-            async with asyncio.timeout(timeout):
-                message = await receive()
-        except TimeoutError:
-            raise Refused(408, f"the request body stalled: no bytes arrived for {timeout:g}s") from None
+        message = await _next(receive, timeout)
         if message["type"] == "http.disconnect":
             return None
         buffer += message.get("body", b"")
@@ -174,11 +181,7 @@ async def read_rest(receive: Any, held: bytes, more: bool, limit: int, timeout: 
     parts = [held]
     size = len(held)
     while more:
-        try:
-            async with asyncio.timeout(timeout):
-                message = await receive()
-        except TimeoutError:
-            raise Refused(408, f"the request body stalled: no bytes arrived for {timeout:g}s") from None
+        message = await _next(receive, timeout)
         if message["type"] == "http.disconnect":
             return None
         data = message.get("body", b"")
@@ -379,21 +382,9 @@ class CallApi:
     async def _acquire(
         self, key: bus_pb2.PoolKey, route: state_pb2.Route, call: stream_pb2.CallHead
     ) -> tuple[PoolSlots, Lease]:
-        slots = self._slots(key)
-        try:
-            return slots, await slots.acquire(self._queue_timeout)
-        except PoolFailed as exc:
-            # As for web requests (app.py): a 404 may be a route that lagged a redeploy.
-            if exc.status != 404:
-                raise
-            fresh = await self._routes.fetch(route.host_label)
-            if fresh is None:
-                raise PoolFailed(404, no_function(call.app, call.function, call.dev)) from None
-            if fresh.version == key.version:
-                raise
-        key = bus_pb2.PoolKey(app=key.app, function=key.function, version=fresh.version, params=key.params)
-        slots = self._slots(key)
-        return slots, await slots.acquire(self._queue_timeout)
+        missing = no_function(call.app, call.function, call.dev)
+        fetch = functools.partial(self._routes.fetch, route.host_label)
+        return await acquire_current(self._slots, key, fetch, missing, self._queue_timeout)
 
     # -- spawn and result_of -------------------------------------------------------------------
 
@@ -516,10 +507,7 @@ async def _forever() -> Any:
 
 
 async def _answer(send: Any, result: Result) -> None:
-    headers = [(k, v) for k, v in result.headers if k.lower() not in _DROPPED_HEADERS]
-    headers.append((b"content-length", str(len(result.body)).encode()))
-    await send({"type": "http.response.start", "status": result.status, "headers": headers})
-    await send({"type": "http.response.body", "body": result.body})
+    await send_result(send, result, dropping=_DROPPED_HEADERS)
 
 
 def _call_scope(scope: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import asyncio
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,4 +216,13 @@ class KeptResponse:
         if not self.complete or self._body is None or self._call.too_large:
             return None
         return Result(self.status, self.headers, b"".join(self._body))
+
+
+async def send_result(send: Any, result: Result, *, dropping: Collection[bytes]) -> None:
+    """Answers with a kept result whole: its headers less `dropping` (the framing it was sent
+    with, and whatever else must not be repeated), with the length of the body it now has."""
+    headers = [(k, v) for k, v in result.headers if k.lower() not in dropping]
+    headers.append((b"content-length", str(len(result.body)).encode()))
+    await send({"type": "http.response.start", "status": result.status, "headers": headers})
+    await send({"type": "http.response.body", "body": result.body})
 

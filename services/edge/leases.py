@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from berth.v1 import bus_pb2
+from berth.v1 import bus_pb2, state_pb2
 
 DEMAND_REFRESH = 1.0
 # How long requests stay queued while no scheduler listens (SchedulerAway) before they fail with a
@@ -227,3 +227,30 @@ class PoolSlots:
                 waiter.set_exception(PoolFailed(status, message, retry_after=retry_after))
         self._asked_for = 0
         self._settle()
+
+
+async def acquire_current(
+    slots_for: Callable[[bus_pb2.PoolKey], PoolSlots],
+    key: bus_pb2.PoolKey,
+    fetch_route: Callable[[], Awaitable[state_pb2.Route | None]],
+    missing: str,
+    timeout: float,
+) -> tuple[PoolSlots, Lease]:
+    """A slot of `key`'s pool, for a web request or a function call alike. A 404 means the
+    scheduler no longer has that version: either the app was stopped, or the edge's copy of the
+    route lagged a redeploy. The route is re-read (`fetch_route`) and its new version tried once;
+    gone is a 404 saying `missing`."""
+    slots = slots_for(key)
+    try:
+        return slots, await slots.acquire(timeout)
+    except PoolFailed as exc:
+        if exc.status != 404:
+            raise
+        fresh = await fetch_route()
+        if fresh is None:
+            raise PoolFailed(404, missing) from None
+        if fresh.version == key.version:
+            raise
+    key = bus_pb2.PoolKey(app=key.app, function=key.function, version=fresh.version, params=key.params)
+    slots = slots_for(key)
+    return slots, await slots.acquire(timeout)

@@ -101,7 +101,7 @@ async def relay_http(
                 async with asyncio.timeout(relay.body_timeout):
                     first = await receive()
             except TimeoutError:
-                return Failure(408, _stalled(relay.body_timeout))
+                return Failure(408, stalled(relay.body_timeout))
         else:
             first = await receive()  # complete already: no timer on the warm path
         if first["type"] == "http.disconnect":
@@ -137,7 +137,7 @@ def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
     return False
 
 
-def _stalled(body_timeout: float) -> str:
+def stalled(body_timeout: float) -> str:
     return f"the request body stalled: no bytes arrived for {body_timeout:g}s"
 
 
@@ -225,7 +225,7 @@ async def _end_stalled(stream: Stream, subject: str, body_timeout: float) -> Non
     the container's request."""
     stream.ended = True  # what the container still sends for it is moot
     stream.frames.put_nowait(
-        stream_pb2.Frame(error=stream_pb2.StreamError(status=408, message=_stalled(body_timeout)))
+        stream_pb2.Frame(error=stream_pb2.StreamError(status=408, message=stalled(body_timeout)))
     )
     await _cancel(stream, subject)
 

@@ -37,7 +37,7 @@ from nats.aio.client import Client
 from berth.v1 import state_pb2
 from services.common import config, logs, subjects
 from services.edge.call_records import CallRecords, RecordsUnavailable, from_head
-from services.edge.calls import Call, CallTable, KeptResponse, Result, valid_call_id
+from services.edge.calls import Call, CallTable, KeptResponse, Result, send_result, valid_call_id
 from services.edge.failures import REQUEST_ID_HEADER, Failure, Failures, plain
 
 log = logging.getLogger("berth.edge")
@@ -402,7 +402,7 @@ class Redirects:
         if call.result is None:
             await plain(send, 303, SEE_OTHER, headers=_see_other_headers(_location(scope, call.id)))
             return
-        await _serve(send, call.result)
+        await send_result(send, call.result, dropping=_HOP_BY_HOP)
         self.table.served(call)
 
     async def _follow_elsewhere(
@@ -419,7 +419,7 @@ class Redirects:
                 await plain(send, 404, self._unknown())
                 return
         if record.done:
-            await _serve(send, from_head(record.result))
+            await send_result(send, from_head(record.result), dropping=_HOP_BY_HOP)
         elif self.lost(record):
             lost = Failure(502, "the edge running this call stopped before it finished; its result is lost")
             await self._failures.answer(send, route, lost)
@@ -465,13 +465,6 @@ def _location(scope: dict[str, Any], call_id: str) -> bytes:
 
 def _see_other_headers(location: bytes) -> list[tuple[bytes, bytes]]:
     return [(b"location", location), (b"cache-control", b"no-store")]
-
-
-async def _serve(send: Any, result: Result) -> None:
-    headers = [(k, v) for k, v in result.headers if k.lower() not in _HOP_BY_HOP]
-    headers.append((b"content-length", str(len(result.body)).encode()))
-    await send({"type": "http.response.start", "status": result.status, "headers": headers})
-    await send({"type": "http.response.body", "body": result.body})
 
 
 def _mib(size: int) -> str:
