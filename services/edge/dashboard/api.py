@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -71,51 +72,39 @@ class Api:
     def _meta(token: str) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Bearer {token}"),)
 
-    async def list_apps(self, token: str) -> control_pb2.ListAppsResponse:
+    async def _unary(self, method: Any, request: Any, token: str, timeout: float = CALL_TIMEOUT) -> Any:
+        """One unary RPC with the user's token; an RpcError becomes the ApiError it means."""
         try:
-            return await self._stub.ListApps(  # type: ignore[no-any-return]
-                control_pb2.ListAppsRequest(), metadata=self._meta(token), timeout=CALL_TIMEOUT
-            )
+            return await method(request, metadata=self._meta(token), timeout=timeout)
         except grpc.RpcError as exc:
             raise translate(exc, self.address) from None
 
+    async def list_apps(self, token: str) -> control_pb2.ListAppsResponse:
+        reply: control_pb2.ListAppsResponse = await self._unary(
+            self._stub.ListApps, control_pb2.ListAppsRequest(), token
+        )
+        return reply
+
     async def containers(self, token: str, app: str = "") -> list[control_pb2.ContainerSummary]:
-        try:
-            reply = await self._stub.ListContainers(
-                control_pb2.ListContainersRequest(app=app), metadata=self._meta(token), timeout=CALL_TIMEOUT
-            )
-        except grpc.RpcError as exc:
-            raise translate(exc, self.address) from None
+        request = control_pb2.ListContainersRequest(app=app)
+        reply = await self._unary(self._stub.ListContainers, request, token)
         return list(reply.containers)
 
     async def history(self, token: str, app: str) -> list[control_pb2.AppVersion]:
-        try:
-            reply = await self._stub.AppHistory(
-                control_pb2.AppHistoryRequest(name=app), metadata=self._meta(token), timeout=CALL_TIMEOUT
-            )
-        except grpc.RpcError as exc:
-            raise translate(exc, self.address) from None
+        reply = await self._unary(self._stub.AppHistory, control_pb2.AppHistoryRequest(name=app), token)
         return list(reply.versions)
 
     async def rollback(self, token: str, app: str, version: int) -> control_pb2.RollbackAppResponse:
-        try:
-            return await self._stub.RollbackApp(  # type: ignore[no-any-return]
-                control_pb2.RollbackAppRequest(name=app, version=version),
-                metadata=self._meta(token),
-                timeout=ROLLBACK_TIMEOUT,
-            )
-        except grpc.RpcError as exc:
-            raise translate(exc, self.address) from None
+        request = control_pb2.RollbackAppRequest(name=app, version=version)
+        reply: control_pb2.RollbackAppResponse = await self._unary(
+            self._stub.RollbackApp, request, token, ROLLBACK_TIMEOUT
+        )
+        return reply
 
     async def stop_container(self, token: str, container_id: str) -> control_pb2.StopContainerResponse:
-        try:
-            return await self._stub.StopContainer(  # type: ignore[no-any-return]
-                control_pb2.StopContainerRequest(container_id=container_id),
-                metadata=self._meta(token),
-                timeout=CALL_TIMEOUT,
-            )
-        except grpc.RpcError as exc:
-            raise translate(exc, self.address) from None
+        request = control_pb2.StopContainerRequest(container_id=container_id)
+        reply: control_pb2.StopContainerResponse = await self._unary(self._stub.StopContainer, request, token)
+        return reply
 
     async def logs(
         self, token: str, app: str, *, ephemeral: bool, function: str, tail: int
