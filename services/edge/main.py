@@ -202,7 +202,6 @@ async def serve(cfg: EdgeConfig, svc: service.Service) -> None:
     link = SchedulerLink(nc)
     observed = EdgeMetrics(registry, token_check=link.check_token, scheduler_series=link.series)
     dashboard = Dashboard(Api(cfg.api, cfg.api_ca_file), Sampler(registry, link.series))
-    dashboard.start()
     edge = Edge(
         nc, cfg.edge_id, routes, relay, proxy_auth=proxy_auth, rate_limit=rate_limit, redirects=calls,
         metrics=observed, dashboard=dashboard, token_check=link.check_token,

@@ -5,9 +5,10 @@ The sampler reads the edge's own request series every few seconds (a restricted 
 registry: two collectors, no /proc reads) into a window of snapshots (stats.py), so a figure over
 the last minute is there as soon as a page asks. It samples only while the dashboard is in use (a
 page or a stats event within IDLE_AFTER): an edge nobody watches does no dashboard work, which
-keeps an idle platform idle. After a pause the window starts afresh, so for a minute the figures
-cover only the time since the dashboard was opened again. The scheduler's series (cold starts) are fetched
-only when a page or a stats event needs them, over the bus the edge already uses for /metrics.
+keeps an idle platform idle. When sampling starts (or resumes) the window starts afresh, so for a
+minute the figures cover only the time since the dashboard was opened. The scheduler's series
+(cold starts) are fetched only when a page or a stats event needs them, over the bus the edge
+already uses for /metrics.
 """
 
 from __future__ import annotations
@@ -58,10 +59,6 @@ class Sampler:
         self._window = stats.Window()
         self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._window.add(self._snapshot())
-        self._used()
-
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -72,11 +69,10 @@ class Sampler:
         """The dashboard is in use: sample (again) until it has not been for IDLE_AFTER."""
         self._used_at = self._clock()
         if self._task is None or self._task.done():
-            if self._task is not None:
-                # Resuming after a pause: snapshots from before it would stretch "the last
-                # minute" over the whole pause.
-                self._window = stats.Window()
-                self._window.add(self._snapshot())
+            # Starting, or resuming after a pause: older snapshots would stretch "the last
+            # minute" over the time nobody looked.
+            self._window = stats.Window()
+            self._window.add(self._snapshot())
             self._task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:

@@ -63,9 +63,6 @@ class Dashboard:
         self.logins = session.LoginLimit()
         self._stopping = asyncio.Event()
 
-    def start(self) -> None:
-        self.sampler.start()
-
     async def stop(self) -> None:
         """Ends every open event stream (they would hold the edge's shutdown) and the sampler."""
         self._stopping.set()

@@ -20,7 +20,8 @@ class Clock:
 async def test_sampling_pauses_when_unused_and_resumes_on_the_next_page() -> None:
     clock = Clock()
     sampler = Sampler(CollectorRegistry(), clock=clock, every=0.001, idle_after=60.0)
-    sampler.start()
+    assert sampler._task is None  # an edge nobody has looked at samples nothing
+    sampler.figures()
     task = sampler._task
     assert task is not None and not task.done()
     clock.now += 61.0  # nobody looked for longer than idle_after
